@@ -1,0 +1,5 @@
+package main
+
+import "context"
+
+func rootContext() context.Context { return context.Background() }

@@ -1,0 +1,62 @@
+package main
+
+import "github.com/spf13/cobra"
+
+// Commands of the CLI contract whose capability has not landed yet. Each says
+// so and exits 2; the issue that fills one moves it into its own file.
+
+func stub(use, short string, sub ...*cobra.Command) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   use,
+		Short: short,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return notImplemented(cmd)
+		},
+	}
+	cmd.AddCommand(sub...)
+	return cmd
+}
+
+func newServerCmd() *cobra.Command {
+	return stub("server", "Serve the API, web UI, webhooks, scheduler, embedded registries and vault")
+}
+
+func newAgentCmd() *cobra.Command {
+	return stub("agent", "Run a remote runner that leases jobs from a server")
+}
+
+func newApproveCmd(verb string) *cobra.Command {
+	return stub(verb+" RUN", "Record a decision ("+verb+") on a waiting approval")
+}
+
+func newPromoteCmd() *cobra.Command {
+	return stub("promote SRC DST", "Copy an image by digest with its referrers")
+}
+
+func newRegistryCmd() *cobra.Command {
+	return stub("registry", "Embedded OCI registry", stub("serve", "Serve one embedded OCI registry"))
+}
+
+func newSecretCmd() *cobra.Command {
+	return stub("secret", "Manage secrets in the embedded vault",
+		stub("set NAME", "Set a secret (value from stdin)"),
+		stub("get NAME", "Print a secret"),
+		stub("list", "List secret names"),
+		stub("rm NAME", "Remove a secret"))
+}
+
+func newSignCmd() *cobra.Command {
+	return stub("sign IMAGE", "Sign an image (cosign-compatible)")
+}
+
+func newVerifyCmd() *cobra.Command {
+	return stub("verify IMAGE", "Verify an image signature (cosign-compatible)")
+}
+
+func newTokenCmd() *cobra.Command {
+	return stub("token", "Manage API tokens", stub("create", "Create an API token"))
+}
+
+func newDemoCmd() *cobra.Command {
+	return stub("demo", "Run the whole reference flow on embedded defaults with the sample app")
+}

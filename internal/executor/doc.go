@@ -1,0 +1,2 @@
+// Package executor holds the backends that run one job's steps.
+package executor
