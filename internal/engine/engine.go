@@ -67,6 +67,7 @@ type Engine struct {
 	maxParallel int
 	owner       string
 	retryDelay  func(attempt int) time.Duration
+	minute      time.Duration
 }
 
 // Option configures an Engine.
@@ -119,6 +120,18 @@ func WithRetryDelay(f func(attempt int) time.Duration) Option {
 	return func(e *Engine) error { e.retryDelay = f; return nil }
 }
 
+// WithMinute sets how long a minute of timeoutInMinutes and
+// cancelTimeoutInMinutes lasts (tests shorten it; default time.Minute).
+func WithMinute(d time.Duration) Option {
+	return func(e *Engine) error {
+		if d <= 0 {
+			return fmt.Errorf("engine: minute %v: must be positive", d)
+		}
+		e.minute = d
+		return nil
+	}
+}
+
 // New returns an engine recording into st and running jobs on ex.
 func New(st Store, ex Executor, opts ...Option) (*Engine, error) {
 	e := &Engine{
@@ -130,6 +143,7 @@ func New(st Store, ex Executor, opts ...Option) (*Engine, error) {
 		newMasker:   func() Masker { return secret.NewMasker() },
 		maxParallel: max(2, runtime.NumCPU()),
 		owner:       store.LocalOwner(),
+		minute:      time.Minute,
 		retryDelay: func(attempt int) time.Duration {
 			return min(time.Duration(attempt)*time.Second, 10*time.Second)
 		},

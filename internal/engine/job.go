@@ -18,8 +18,8 @@ import (
 
 // Job defaults, as Azure's.
 const (
-	defaultJobTimeout    = 60 * time.Minute
-	defaultCancelTimeout = 5 * time.Minute
+	defaultJobMinutes    = 60
+	defaultCancelMinutes = 5
 )
 
 // stageVariables are the variables a stage sees: predefined run variables,
@@ -192,13 +192,13 @@ func (rs *runState) runJob(st plan.Stage, j plan.Job, results map[string]store.R
 	rec.State, rec.StartedAt = store.StateRunning, rs.e.clock.Now()
 	rs.putRecord(rec)
 
-	timeout := defaultJobTimeout
+	timeout := defaultJobMinutes * rs.e.minute
 	if j.TimeoutInMinutes > 0 {
-		timeout = time.Duration(j.TimeoutInMinutes) * time.Minute
+		timeout = time.Duration(j.TimeoutInMinutes) * rs.e.minute
 	}
-	grace := defaultCancelTimeout
+	grace := defaultCancelMinutes * rs.e.minute
 	if j.CancelTimeoutInMinutes > 0 {
-		grace = time.Duration(j.CancelTimeoutInMinutes) * time.Minute
+		grace = time.Duration(j.CancelTimeoutInMinutes) * rs.e.minute
 	}
 	jctx, cancel := context.WithTimeout(context.WithoutCancel(rs.ctx), timeout)
 	defer cancel()
@@ -291,7 +291,7 @@ func (jr *jobRun) timeout() time.Duration {
 	if jr.j.TimeoutInMinutes > 0 {
 		return time.Duration(jr.j.TimeoutInMinutes) * time.Minute
 	}
-	return defaultJobTimeout
+	return defaultJobMinutes * time.Minute
 }
 
 func (jr *jobRun) countCheckouts(steps []plan.Step) {

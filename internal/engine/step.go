@@ -198,7 +198,7 @@ func (jr *jobRun) attempt(rec store.Record, s plan.Step, taskName string, inputs
 	}
 	if s.TimeoutInMinutes > 0 {
 		var c2 context.CancelFunc
-		sctx, c2 = context.WithTimeoutCause(sctx, time.Duration(s.TimeoutInMinutes)*time.Minute, errStepTimeout)
+		sctx, c2 = context.WithTimeoutCause(sctx, time.Duration(s.TimeoutInMinutes)*rs.e.minute, errStepTimeout)
 		defer c2()
 	}
 	res, err := jr.ws.RunStep(sctx, executor.Step{
