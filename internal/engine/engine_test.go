@@ -130,9 +130,10 @@ func TestCancellation(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
 	go func() {
-		f, err := os.Open(fifo) // blocks until the step has opened it for writing
-		if err == nil {
-			f.Close()
+		// Opening blocks until the step opens it for writing; reading the
+		// whole line keeps the step from a SIGPIPE.
+		if b, err := os.ReadFile(fifo); err != nil || string(b) != "ready\n" {
+			t.Errorf("ready fifo: %v %q", err, b)
 		}
 		cancel()
 	}()
@@ -148,6 +149,6 @@ func TestCancellation(t *testing.T) {
 		t.Errorf("results (-want +got):\n%s", diff)
 	}
 	if b, err := os.ReadFile(marker); err != nil || !strings.Contains(string(b), "TERM") {
-		t.Errorf("step did not get SIGTERM: %v %q", err, b)
+		t.Errorf("step did not get SIGTERM: %v %q; log %q", err, b, h.log(out.RunID, "__default.J.long", 1))
 	}
 }
