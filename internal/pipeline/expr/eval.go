@@ -120,14 +120,16 @@ func (e *Expr) EvalBool(c *Context) (bool, error) {
 
 // Validate checks without evaluating that every function the expression
 // calls exists (built in or in funcs), is allowed in mode and gets a valid
-// number of arguments. Eval makes the same checks as it goes.
+// number of arguments. Eval makes the same checks as it goes. counter()
+// and the status functions count as present even when funcs lacks them,
+// since the caller supplies them only when it runs the pipeline.
 func (e *Expr) Validate(mode Mode, funcs map[string]Func) error {
 	c := &Context{Funcs: funcs, Mode: mode}
 	var walk func(n node) error
 	walk = func(n node) error {
 		switch x := n.(type) {
 		case *call:
-			if _, _, err := c.resolve(x); err != nil {
+			if _, _, err := c.resolve(x, true); err != nil {
 				return err
 			}
 			for _, a := range x.args {
@@ -178,7 +180,7 @@ func (e *Expr) Names() []string {
 
 // resolve finds the function a call refers to and checks mode and arity.
 // It returns either a user Func or a builtin.
-func (c *Context) resolve(n *call) (*Func, *builtin, error) {
+func (c *Context) resolve(n *call, validating bool) (*Func, *builtin, error) {
 	lname := strings.ToLower(n.name)
 	b, isBuiltin := builtins[lname]
 	if isBuiltin && b.modes != 0 && b.modes&(1<<c.Mode) == 0 {
@@ -193,7 +195,7 @@ func (c *Context) resolve(n *call) (*Func, *builtin, error) {
 	if !isBuiltin {
 		return nil, nil, errorf(n.off, "unrecognized function %s()", n.name)
 	}
-	if b.fn == nil {
+	if b.fn == nil && !validating {
 		return nil, nil, errorf(n.off, "%s() is not available here: %s", b.name, b.missing)
 	}
 	if err := checkArity(n, b.min, b.max); err != nil {
@@ -257,7 +259,7 @@ func (ev *evaluator) value(n node) (any, error) {
 }
 
 func (ev *evaluator) call(n *call) (any, error) {
-	f, b, err := ev.c.resolve(n)
+	f, b, err := ev.c.resolve(n, false)
 	if err != nil {
 		return nil, err
 	}

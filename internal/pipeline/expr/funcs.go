@@ -217,11 +217,13 @@ func fnContainsValue(ev *evaluator, n *call) (any, error) {
 	return false, nil
 }
 
-// Expressions, "coalesce": the first value that is not null or the empty string; null
-// when there is none.
+// Expressions, "coalesce": the first value that is not null or the empty
+// string; when there is none, the last value (null or the empty string).
 func fnCoalesce(ev *evaluator, n *call) (any, error) {
+	var v any
 	for _, a := range n.args {
-		v, err := ev.value(a)
+		var err error
+		v, err = ev.value(a)
 		if err != nil {
 			return nil, err
 		}
@@ -229,7 +231,7 @@ func fnCoalesce(ev *evaluator, n *call) (any, error) {
 			return v, nil
 		}
 	}
-	return nil, nil
+	return v, nil
 }
 
 func fnFormat(ev *evaluator, n *call) (any, error) {
@@ -262,26 +264,24 @@ func fnJoin(ev *evaluator, n *call) (any, error) {
 	return b.String(), nil
 }
 
-// Expressions, "split": the second parameter holds the delimiting
-// characters, each of which splits; empty strings are kept.
+// Expressions, "split": splits the first parameter at each occurrence of
+// the second (the whole delimiter string, compared ordinally); empty strings
+// are kept where delimiters are adjacent or at either end. An empty
+// delimiter does not split.
 func fnSplit(ev *evaluator, n *call) (any, error) {
 	a, err := ev.args(n)
 	if err != nil {
 		return nil, err
 	}
-	s, delims := ToString(a[0]), ToString(a[1])
-	if delims == "" {
+	s, sep := ToString(a[0]), ToString(a[1])
+	if sep == "" {
 		return []any{s}, nil
 	}
-	var out []any
-	start := 0
-	for i, r := range s {
-		if strings.ContainsRune(delims, r) {
-			out = append(out, s[start:i])
-			start = i + len(string(r))
-		}
+	parts := strings.Split(s, sep)
+	out := make([]any, len(parts))
+	for i, p := range parts {
+		out[i] = p
 	}
-	out = append(out, s[start:])
 	return out, nil
 }
 

@@ -133,7 +133,7 @@ func Parse(src string) (*Expr, error) {
 	p := &parser{lex: lexer{src: src}}
 	p.next()
 	if p.tok.kind == tEOF {
-		return nil, errorf(0, "expected an expression")
+		return nil, errorf(p.tok.off, "expected an expression")
 	}
 	root, err := p.expr(0)
 	if err != nil {
@@ -299,7 +299,7 @@ func (l *lexer) number() token {
 		l.i++
 	}
 	text := l.src[start:l.i]
-	if dots := strings.Count(text, "."); dots == 2 || dots == 3 {
+	if dots := strings.Count(text, "."); dots >= 2 {
 		if v, ok := ParseVersion(text); ok && text[0] != '+' && !strings.ContainsAny(text, " \t") {
 			return token{kind: tLiteral, off: start, text: text, val: v}
 		}
@@ -444,7 +444,7 @@ func (p *parser) postfix(n node, depth int) (node, error) {
 				n = &index{off: off, target: n, dot: true, key: p.tok.text}
 			case tLiteral:
 				// true/false/null after a dot are property names.
-				if isNameStart(p.tok.text[0]) && p.tok.off == off+1 {
+				if isNameStart(p.tok.text[0]) {
 					n = &index{off: off, target: n, dot: true, key: p.tok.text}
 					break
 				}

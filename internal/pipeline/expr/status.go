@@ -22,9 +22,11 @@ const (
 // functions) and "Conditions" pages:
 //
 // For a job or stage condition, Dependencies names the jobs (or stages)
-// the condition depends on — the engine passes the direct dependencies
-// (dependsOn), the same ones the dependencies context holds — and Result
-// returns the result of any job or stage named in a call.
+// before it in the dependency graph: its dependsOn and, recursively, theirs
+// ("Conditions": the dependency requirement "applies to direct dependencies
+// and to their indirect dependencies, computed recursively"). Result
+// returns the result of any job or stage named in Dependencies or in a
+// call.
 //
 // For a step condition, Step is true and JobStatus is the job's status so
 // far (Agent.JobStatus: Succeeded, SucceededWithIssues or Failed).
@@ -32,7 +34,8 @@ type Status struct {
 	// Canceled reports whether the run has been canceled.
 	Canceled bool
 	// Dependencies are the names the functions look at when called
-	// without arguments (jobs and stages).
+	// without arguments (jobs and stages): the direct and indirect
+	// dependencies.
 	Dependencies []string
 	// Result returns the result of the named job or stage (the name as
 	// written in the call; match it ignoring case). ok false means the

@@ -433,9 +433,10 @@ func toString(v any) (string, bool) {
 	return "", false
 }
 
-// formatNumber formats like .NET's invariant number-to-string conversion
-// used by Azure Pipelines: plain digits, '.' as decimal separator, no
-// trailing zeros; exponent notation only for very large or small values.
+// formatNumber formats like .NET's invariant "G15" format that Azure
+// Pipelines uses for numbers: at most 15 significant digits, '.' as the
+// decimal separator, no trailing zeros, and exponent notation (1E+15,
+// 1E-05) only for very large or very small values.
 func formatNumber(f float64) string {
 	switch {
 	case math.IsNaN(f):
@@ -447,13 +448,12 @@ func formatNumber(f float64) string {
 	case f == 0:
 		return "0"
 	}
-	a := math.Abs(f)
-	if a >= 1e15 || a < 1e-5 {
-		s := strconv.FormatFloat(f, 'E', -1, 64)
-		// .NET writes E+15 / E-06 as E+15 / E-06: keep at least two exponent digits.
+	s := strconv.FormatFloat(f, 'g', 15, 64)
+	mant, exp, ok := strings.Cut(s, "e")
+	if !ok {
 		return s
 	}
-	return strconv.FormatFloat(f, 'f', -1, 64)
+	return mant + "E" + exp
 }
 
 // ToNumber converts v to a number as Azure Pipelines does: null is 0,
@@ -636,13 +636,17 @@ func Equal(a, b any) bool {
 func compare(a, b any) (int, error) {
 	a, b = Normalize(a), Normalize(b)
 	ka := kindOf(a)
+	switch ka {
+	case kNull:
+		a, ka = 0.0, kNumber // null compares as the number 0
+	case kArray, kObject:
+		return 0, fmt.Errorf("cannot compare %s values: only booleans, numbers, strings, versions and date-times are ordered", strings.ToLower(ka.String()))
+	}
 	b2, ok := convert(b, ka)
 	if !ok {
-		return 0, fmt.Errorf("cannot convert %s %s to %s to compare", kindOf(b), describe(b), ka)
+		return 0, fmt.Errorf("cannot convert %s to %s to compare it with %s", describeKind(b), strings.ToLower(ka.String()), describe(a))
 	}
 	switch x := a.(type) {
-	case nil:
-		return 0, nil
 	case bool:
 		y := b2.(bool)
 		return cmpInt(b2i(x), b2i(y)), nil
@@ -681,8 +685,17 @@ func describe(v any) string {
 		}
 		return strconv.Quote(x)
 	case []any, *Object:
-		return ""
+		return "an " + strings.ToLower(kindOf(v).String())
 	}
 	s, _ := toString(v)
 	return s
+}
+
+// describeKind renders a value with its kind for error messages.
+func describeKind(v any) string {
+	switch kindOf(v) {
+	case kArray, kObject:
+		return strings.ToLower(kindOf(v).String())
+	}
+	return strings.ToLower(kindOf(v).String()) + " " + describe(v)
 }
