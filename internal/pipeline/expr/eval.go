@@ -73,16 +73,34 @@ func (c *Context) lookup(name string) (any, bool) {
 	return nil, false
 }
 
-func (c *Context) userFunc(name string) (Func, bool) {
-	if f, ok := c.Funcs[name]; ok {
+// userFunc finds a caller-supplied function by its lower-case name.
+func (c *Context) userFunc(lname string, folded map[string]Func) (Func, bool) {
+	if folded != nil {
+		f, ok := folded[lname]
+		return f, ok
+	}
+	if f, ok := c.Funcs[lname]; ok {
 		return f, true
 	}
 	for k, f := range c.Funcs {
-		if strings.EqualFold(k, name) {
+		if strings.EqualFold(k, lname) {
 			return f, true
 		}
 	}
 	return Func{}, false
+}
+
+// foldFuncs indexes Funcs by lower-case name.
+func (c *Context) foldFuncs() map[string]Func {
+	m := make(map[string]Func, len(c.Funcs))
+	for k, f := range c.Funcs {
+		lk := strings.ToLower(k)
+		if _, dup := m[lk]; dup && k != lk {
+			continue // prefer the exactly lower-case spelling, deterministically
+		}
+		m[lk] = f
+	}
+	return m
 }
 
 // filtered is the value of a wildcard a.* or a[*] while a dereference
@@ -98,6 +116,9 @@ func (e *Expr) Eval(c *Context) (any, error) {
 		c = &Context{}
 	}
 	ev := &evaluator{c: c}
+	if len(c.Funcs) > 0 {
+		ev.funcs = c.foldFuncs()
+	}
 	v, err := ev.eval(e.root)
 	if err != nil {
 		return nil, err
@@ -125,11 +146,12 @@ func (e *Expr) EvalBool(c *Context) (bool, error) {
 // since the caller supplies them only when it runs the pipeline.
 func (e *Expr) Validate(mode Mode, funcs map[string]Func) error {
 	c := &Context{Funcs: funcs, Mode: mode}
+	folded := c.foldFuncs()
 	var walk func(n node) error
 	walk = func(n node) error {
 		switch x := n.(type) {
 		case *call:
-			if _, _, err := c.resolve(x, true); err != nil {
+			if _, _, err := c.resolve(x, folded, true); err != nil {
 				return err
 			}
 			for _, a := range x.args {
@@ -180,13 +202,12 @@ func (e *Expr) Names() []string {
 
 // resolve finds the function a call refers to and checks mode and arity.
 // It returns either a user Func or a builtin.
-func (c *Context) resolve(n *call, validating bool) (*Func, *builtin, error) {
-	lname := strings.ToLower(n.name)
-	b, isBuiltin := builtins[lname]
+func (c *Context) resolve(n *call, folded map[string]Func, validating bool) (*Func, *builtin, error) {
+	b, isBuiltin := builtins[n.lname]
 	if isBuiltin && b.modes != 0 && b.modes&(1<<c.Mode) == 0 {
 		return nil, nil, errorf(n.off, "%s() cannot be used in a %s: %s", b.name, c.Mode, b.where)
 	}
-	if f, ok := c.userFunc(n.name); ok {
+	if f, ok := c.userFunc(n.lname, folded); ok {
 		if err := checkArity(n, f.MinArgs, f.MaxArgs); err != nil {
 			return nil, nil, err
 		}
@@ -226,7 +247,8 @@ func plural(n int) string {
 }
 
 type evaluator struct {
-	c *Context
+	c     *Context
+	funcs map[string]Func // c.Funcs by lower-case name
 }
 
 // eval evaluates a node to a normalized value or a filtered array.
@@ -259,7 +281,7 @@ func (ev *evaluator) value(n node) (any, error) {
 }
 
 func (ev *evaluator) call(n *call) (any, error) {
-	f, b, err := ev.c.resolve(n, false)
+	f, b, err := ev.c.resolve(n, ev.funcs, false)
 	if err != nil {
 		return nil, err
 	}

@@ -37,9 +37,10 @@ type named struct {
 }
 
 type call struct {
-	off  int
-	name string
-	args []node
+	off   int
+	name  string
+	lname string // name in lower case
+	args  []node
 }
 
 // index is a dereference a.b (key set, dot true), a['b'] or a[0] (index
@@ -381,8 +382,10 @@ func (p *parser) expr(depth int) (node, error) {
 	var n node
 	switch p.tok.kind {
 	case tLiteral:
-		n = &literal{off: p.tok.off, val: p.tok.val}
+		// A literal has no properties: it is never dereferenced or indexed.
+		n := &literal{off: p.tok.off, val: p.tok.val}
 		p.next()
+		return n, nil
 	case tName:
 		name, off := p.tok.text, p.tok.off
 		p.next()
@@ -403,7 +406,7 @@ func (p *parser) expr(depth int) (node, error) {
 
 func (p *parser) call(name string, off, depth int) (node, error) {
 	p.next() // (
-	c := &call{off: off, name: name}
+	c := &call{off: off, name: name, lname: strings.ToLower(name)}
 	if p.tok.kind == tRParen {
 		p.next()
 		return c, nil

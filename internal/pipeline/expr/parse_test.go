@@ -86,6 +86,8 @@ func TestParseErrors(t *testing.T) {
 		{"(true)", 0, `unexpected "("`},
 		{"f(", 2, "unexpected end of expression"},
 		{"*", 0, `unexpected "*"`},
+		{"0 .A000", 2, `unexpected "."`}, // found by FuzzParse: literals are not dereferenced
+		{"'abc'[0]", 5, `unexpected "["`},
 		{"a == b", 2, `unexpected character "="`},
 		{"eq(1,2) && true", 8, `unexpected character "&"`},
 		{strings.Repeat("not(", MaxDepth+2) + "true" + strings.Repeat(")", MaxDepth+2), 4 * (MaxDepth + 1), "expression nests deeper than the maximum of 50"},

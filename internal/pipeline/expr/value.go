@@ -60,11 +60,37 @@ func (o *Object) Get(k string) (any, bool) {
 	if o == nil {
 		return nil, false
 	}
-	i, ok := o.idx[foldKey(k)]
+	i, ok := o.index(k)
 	if !ok {
 		return nil, false
 	}
 	return o.vals[i], true
+}
+
+// index finds the position of key k, folding short ASCII keys without
+// allocating.
+func (o *Object) index(k string) (int, bool) {
+	if len(k) <= 64 {
+		var buf [64]byte
+		ascii := true
+		for i := 0; i < len(k); i++ {
+			c := k[i]
+			if c >= utf8.RuneSelf {
+				ascii = false
+				break
+			}
+			if 'A' <= c && c <= 'Z' {
+				c += 'a' - 'A'
+			}
+			buf[i] = c
+		}
+		if ascii {
+			i, ok := o.idx[string(buf[:len(k)])]
+			return i, ok
+		}
+	}
+	i, ok := o.idx[foldKey(k)]
+	return i, ok
 }
 
 // Delete removes key k (ignoring case), keeping the order of the others.
