@@ -46,7 +46,7 @@ func runEval(t *testing.T, mode Mode, funcs map[string]Func, cases []evalCase) {
 }
 
 // Literals: Expressions, "Literals" (boolean case-insensitive, null,
-// numbers starting with '-', '.' or a digit, single-quoted strings with ''
+// numbers starting with '-', '.' or a digit, single-quoted strings with doubled quotes as
 // escapes, versions with two or three dots).
 func TestLiterals(t *testing.T) {
 	runEval(t, CompileTime, nil, []evalCase{
@@ -180,7 +180,7 @@ func TestFunctions(t *testing.T) {
 		{src: "eq(1, ' 1 ')", want: "true"},
 		{src: "eq(1, 'abc')", want: "false"},
 		{src: "eq(1, 1.2.3)", want: "false"},
-		{src: "eq('true', true)", want: "true"},  // Type casting example: 'True'
+		{src: "eq('true', true)", want: "true"},   // Type casting example: 'True'
 		{src: "eq('false', true)", want: "false"}, // Type casting example
 		{src: "eq(true, 'false')", want: "true"},  // non-empty string to Boolean is True
 		{src: "eq(true, 1)", want: "true"},
