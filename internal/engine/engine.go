@@ -141,6 +141,7 @@ func New(st Store, ex Executor, opts ...Option) (*Engine, error) {
 		log:         slog.New(slog.NewTextHandler(io.Discard, nil)),
 		observer:    nopObserver{},
 		newMasker:   func() Masker { return secret.NewMasker() },
+		eval:        &ExprEvaluator{},
 		maxParallel: max(2, runtime.NumCPU()),
 		owner:       store.LocalOwner(),
 		minute:      time.Minute,

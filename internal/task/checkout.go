@@ -46,12 +46,8 @@ func runCheckout(ctx context.Context, env *Env) (Result, error) {
 			return failedGit("init", err)
 		}
 	}
-	if ok, err := git("remote", "add", "origin", url); err != nil {
-		return Result{}, err
-	} else if !ok {
-		if ok, err := git("remote", "set-url", "origin", url); err != nil || !ok {
-			return failedGit("remote set-url", err)
-		}
+	if ok, err := git("config", "remote.origin.url", url); err != nil || !ok {
+		return failedGit("config remote.origin.url", err)
 	}
 	fetch := []string{"-c", "protocol.version=2", "fetch", "--force", "--prune", "--no-recurse-submodules"}
 	if d := env.Input("fetchDepth", "0"); d != "0" && d != "" {
@@ -64,6 +60,9 @@ func runCheckout(ctx context.Context, env *Env) (Result, error) {
 	}
 	commit, ref := env.Input("commit", ""), env.Input("ref", "")
 	refspecs := []string{"+refs/heads/*:refs/remotes/origin/*"}
+	if ref == "" && commit == "" {
+		refspecs = append(refspecs, "+HEAD:refs/remotes/origin/HEAD")
+	}
 	if ref != "" && !strings.HasPrefix(ref, "refs/heads/") && strings.HasPrefix(ref, "refs/") {
 		refspecs = append(refspecs, "+"+ref+":refs/remotes/origin/"+strings.TrimPrefix(ref, "refs/"))
 	}
@@ -78,7 +77,7 @@ func runCheckout(ctx context.Context, env *Env) (Result, error) {
 	if target == "" {
 		switch {
 		case ref == "":
-			target = "FETCH_HEAD"
+			target = "refs/remotes/origin/HEAD"
 		case strings.HasPrefix(ref, "refs/heads/"):
 			target = "refs/remotes/origin/" + strings.TrimPrefix(ref, "refs/heads/")
 		case strings.HasPrefix(ref, "refs/"):
@@ -94,7 +93,7 @@ func runCheckout(ctx context.Context, env *Env) (Result, error) {
 			return failedGit("fetch "+commit, err)
 		}
 	}
-	if ok, err := git("checkout", "--progress", "--force", target); err != nil || !ok {
+	if ok, err := git("-c", "advice.detachedHead=false", "checkout", "--progress", "--force", target); err != nil || !ok {
 		return failedGit("checkout "+target, err)
 	}
 	if clean {

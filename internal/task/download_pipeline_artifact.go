@@ -23,7 +23,9 @@ func runDownloadPipelineArtifact(_ context.Context, env *Env) (Result, error) {
 	var names []string
 	if name != "" {
 		names = []string{name}
-		if target == "" {
+		// The download shorthand puts a named artifact in
+		// $(Pipeline.Workspace)/<name>.
+		if target == "" || filepath.Clean(target) == filepath.Clean(env.Dirs.Pipeline) {
 			target = filepath.Join(env.Dirs.Pipeline, name)
 		}
 	} else {
