@@ -1,7 +1,13 @@
 package store_test
 
 import (
+	"os"
+	"path/filepath"
+	"sync"
 	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
 
 	"conveyor.dev/conveyor/internal/store"
 	"conveyor.dev/conveyor/internal/store/storetest"
@@ -9,4 +15,83 @@ import (
 
 func TestSQLiteSuite(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) store.Store { return storetest.NewTestStore(t) })
+}
+
+func TestSQLiteMemorySuite(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) store.Store {
+		s, err := store.Open(t.Context(), "file::memory:")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	})
+}
+
+func TestTwoHandlesWriteConcurrently(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "conveyor.db")
+	a, err := store.Open(t.Context(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	b, err := store.Open(t.Context(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	var wg sync.WaitGroup
+	errs := make(chan error, 2)
+	for _, s := range []*store.SQLite{a, b} {
+		wg.Go(func() {
+			for range 50 {
+				r := store.Run{Pipeline: "ci", State: store.StateRunning}
+				if err := s.CreateRun(t.Context(), &r); err != nil {
+					errs <- err
+					return
+				}
+				if err := s.UpdateRun(t.Context(), r.ID, func(r *store.Run) error { r.State = store.StateCompleted; return nil }); err != nil {
+					errs <- err
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatalf("concurrent writers on one database: %v", err)
+	}
+	runs, err := a.ListRuns(t.Context(), store.RunFilter{State: store.StateCompleted})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(runs) != 100 || runs[0].Number != 100 {
+		t.Errorf("got %d completed runs, newest number %d; want 100 and 100", len(runs), runs[0].Number)
+	}
+}
+
+func TestLogPathLayout(t *testing.T) {
+	s := storetest.NewTestStore(t)
+	r := store.Run{Pipeline: "ci"}
+	if err := s.CreateRun(t.Context(), &r); err != nil {
+		t.Fatal(err)
+	}
+	w, err := s.OpenLog(t.Context(), r.ID, "Build.Job/odd", 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.WriteLine(time.Date(2026, 1, 2, 3, 4, 5, 6, time.UTC), "hello"); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(filepath.Join(s.LogDir(), r.ID, "Build.Job%2Fodd.2.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff("2026-01-02T03:04:05.000000006Z hello\n", string(data)); diff != "" {
+		t.Errorf("log file (-want +got):\n%s", diff)
+	}
 }
