@@ -305,7 +305,13 @@ func (c *compiler) pipeline(root *Node, file string) *plan.Plan {
 }
 
 func (c *compiler) warn(n *Node, p, msg string) {
-	c.plan.Warnings = append(c.plan.Warnings, plan.Warning{Path: p, Msg: msg, Pos: pos(n)})
+	w := plan.Warning{Path: p, Msg: msg, Pos: pos(n)}
+	for _, old := range c.plan.Warnings {
+		if old == w {
+			return
+		}
+	}
+	c.plan.Warnings = append(c.plan.Warnings, w)
 }
 
 // overrideVars applies --var values to pipeline variables.

@@ -471,8 +471,8 @@ func seqDirective(it *Node) (directive, Pair, bool) {
 func (x *expander) expandSeq(n *Node, sc *scope, p, kind string) *Node {
 	out := &Node{Kind: SequenceNode, Pos: n.Pos, Items: make([]*Node, 0, len(n.Items))}
 	st := chainNone
-	for _, it := range n.Items {
-		ip := fmt.Sprintf("%s[%d]", p, len(out.Items))
+	for i, it := range n.Items {
+		ip := fmt.Sprintf("%s[%d]", p, i)
 		d, pair, ok := seqDirective(it)
 		if !ok {
 			st = chainNone
