@@ -75,7 +75,11 @@ func compile(fsys fs.FS, file string, opts *Options) (*plan.Plan, ErrorList) {
 	x.declareRepositories(root)
 
 	decls := x.paramDecls(root.Get("parameters"), "parameters", true)
-	params := x.bindRuntime(decls, opts.Params, file)
+	paramsAt := filePos
+	if pn := root.Get("parameters"); pn != nil {
+		paramsAt = pn.Pos
+	}
+	params := x.bindRuntime(decls, opts.Params, file, paramsAt)
 	vars := predefinedVariables(opts.Input)
 	for _, k := range sortedKeys(opts.Vars) {
 		vars.Set(k, opts.Vars[k])
@@ -301,7 +305,13 @@ func (c *compiler) pipeline(root *Node, file string) *plan.Plan {
 }
 
 func (c *compiler) warn(n *Node, p, msg string) {
-	c.plan.Warnings = append(c.plan.Warnings, plan.Warning{Path: p, Msg: msg, Pos: pos(n)})
+	w := plan.Warning{Path: p, Msg: msg, Pos: pos(n)}
+	for _, old := range c.plan.Warnings {
+		if old == w {
+			return
+		}
+	}
+	c.plan.Warnings = append(c.plan.Warnings, w)
 }
 
 // overrideVars applies --var values to pipeline variables.
@@ -420,6 +430,8 @@ func (c *compiler) stages(items []*Node, pool *plan.Pool) []plan.Stage {
 				}
 				if dn == nil {
 					dn = items[i]
+				} else if dn.Kind == SequenceNode && j < len(dn.Items) {
+					dn = dn.Items[j]
 				}
 				c.add(dn, fmt.Sprintf("stages[%d].dependsOn[%d]", i, j), "stage %s depends on %q, which is not a stage of this pipeline%s", st.Name, dep, suggest(dep, order))
 			}

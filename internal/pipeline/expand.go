@@ -471,12 +471,20 @@ func seqDirective(it *Node) (directive, Pair, bool) {
 func (x *expander) expandSeq(n *Node, sc *scope, p, kind string) *Node {
 	out := &Node{Kind: SequenceNode, Pos: n.Pos, Items: make([]*Node, 0, len(n.Items))}
 	st := chainNone
-	for _, it := range n.Items {
-		ip := fmt.Sprintf("%s[%d]", p, len(out.Items))
+	for i, it := range n.Items {
+		ip := fmt.Sprintf("%s[%d]", p, i)
 		d, pair, ok := seqDirective(it)
 		if !ok {
 			st = chainNone
-			x.appendItem(out, x.expandValue(it, sc, ip, ""), sc, p, kind)
+			e := x.expandValue(it, sc, ip, "")
+			if it.Kind == ScalarNode && e.Kind == SequenceNode {
+				// An expression whose value is a sequence is spliced in.
+				for _, sub := range e.Items {
+					x.appendItem(out, sub, sc, p, kind)
+				}
+				continue
+			}
+			x.appendItem(out, e, sc, p, kind)
 			continue
 		}
 		pos := pair.Key.Pos
@@ -549,7 +557,7 @@ func (x *expander) appendItem(out, it *Node, sc *scope, p, kind string) {
 	}
 	if kind != "" && it.Kind == MappingNode && it.Get("template") != nil {
 		ip := fmt.Sprintf("%s[%d]", p, len(out.Items))
-		out.Items = append(out.Items, x.include(it, sc, ip, kind)...)
+		out.Items = append(out.Items, x.include(it, sc, ip, p, kind)...)
 		return
 	}
 	out.Items = append(out.Items, it)
@@ -617,7 +625,7 @@ func (x *expander) resolve(ref string, sc *scope) (location, fs.FS, error) {
 	}
 	var loc location
 	switch {
-	case alias == "" || (alias == "self" && sc.repo == ""):
+	case alias == "":
 		loc.repo = sc.repo
 		if strings.HasPrefix(p, "/") {
 			loc.path = path.Clean(strings.TrimLeft(p, "/"))
@@ -706,7 +714,7 @@ var templateKeys = map[string][]string{
 
 // include expands a template reference (a mapping with template: and
 // optional parameters:) in a list of the given kind.
-func (x *expander) include(ref *Node, sc *scope, p, kind string) []*Node {
+func (x *expander) include(ref *Node, sc *scope, p, listPath, kind string) []*Node {
 	for _, pair := range ref.Pairs {
 		if k := pair.Key.Value; k != "template" && k != "parameters" {
 			x.errs.add(pair.Key.Pos, p, "unknown key %q in a template reference%s; a reference has only template and parameters", k, suggest(k, []string{"template", "parameters"}))
@@ -731,40 +739,22 @@ func (x *expander) include(ref *Node, sc *scope, p, kind string) []*Node {
 	allowed := templateKeys[kind]
 	for _, pair := range root.Pairs {
 		k := pair.Key.Value
-		if _, isDir := parseDirective(k); isDir {
+		if k == "parameters" || k == kind {
 			continue
 		}
-		if k != "parameters" && k != kind {
-			msg := fmt.Sprintf("unknown key %q in a %s template%s", k, strings.TrimSuffix(kind, "s"), suggest(k, allowed))
-			if _, other := templateKeys[k]; other {
-				msg = fmt.Sprintf("%s template %s is used where %s are expected", strings.TrimSuffix(k, "s"), loc, kind)
-			}
-			x.errs.add(pair.Key.Pos, "", "%s", msg)
-		}
-	}
-	// Expand the whole template root (so top-level directives work) without
-	// its parameter declarations.
-	body := &Node{Kind: MappingNode, Pos: root.Pos}
-	for _, pair := range root.Pairs {
-		if pair.Key.Value != "parameters" {
-			body.Pairs = append(body.Pairs, pair)
-		}
-	}
-	var items *Node
-	if kind == "variables" {
-		// A variable template contributes its variables; expanding them as
-		// a list keeps nested templates working.
-		v := body.Get("variables")
-		if v == nil {
+		if _, other := templateKeys[k]; other && root.Get(kind) == nil {
+			x.errs.add(tn.Pos, joinPath(p, "template"), "%s is a %s template, used where %s are expected", loc, strings.TrimSuffix(k, "s"), kind)
 			return nil
 		}
-		items = x.expandValue(v, sc2, p, "variables")
-		if items.Kind == MappingNode {
-			items = varsMapToList(items)
-		}
-	} else {
-		e, _ := x.expandMap(body, sc2, p)
-		items = e.Get(kind)
+		x.errs.add(pair.Key.Pos, "", "unknown key %q in a %s template%s", k, strings.TrimSuffix(kind, "s"), suggest(k, allowed))
+	}
+	v := root.Get(kind)
+	if v.IsNull() {
+		return nil
+	}
+	items := x.expandValue(v, sc2, listPath, kind)
+	if kind == "variables" && items.Kind == MappingNode {
+		items = varsMapToList(items)
 	}
 	if items.IsNull() {
 		return nil

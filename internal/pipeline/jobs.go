@@ -95,7 +95,11 @@ func (c *compiler) jobList(items []*Node, p string, pool *plan.Pool, implicit bo
 		for j, d := range cj.job.DependsOn {
 			legs, ok := legsOf[strings.ToLower(d)]
 			if !ok {
-				c.add(cj.deps, fmt.Sprintf("%s.dependsOn[%d]", cj.path, j), "job %s depends on %q, which is not a job of this stage%s", cj.original, d, suggest(d, order))
+				dn := cj.deps
+				if dn != nil && dn.Kind == SequenceNode && j < len(dn.Items) {
+					dn = dn.Items[j]
+				}
+				c.add(dn, fmt.Sprintf("%s.dependsOn[%d]", cj.path, j), "job %s depends on %q, which is not a job of this stage%s", cj.original, d, suggest(d, order))
 				continue
 			}
 			expanded = append(expanded, legs...)

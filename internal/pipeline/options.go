@@ -28,6 +28,8 @@ type Input struct {
 	Branch string
 	// TargetBranch is the pull request's target branch (event pr).
 	TargetBranch string
+	// PullRequest is the pull request number (event pr); 0 means 1.
+	PullRequest int
 	// Params are runtime parameter values as given with --param K=V.
 	Params map[string]string
 	// Vars override or add pipeline variables (--var K=V); they are also
@@ -117,8 +119,16 @@ func predefinedVariables(in Input) *expr.Object {
 		if target == "" {
 			target = "refs/heads/main"
 		}
-		o.Set("Build.SourceBranch", branch)
-		o.Set("Build.SourceBranchName", shortRef(branch))
+		n := in.PullRequest
+		if n <= 0 {
+			n = 1
+		}
+		// As Azure Pipelines does, a PR build runs on the merge ref.
+		merge := fmt.Sprintf("refs/pull/%d/merge", n)
+		o.Set("Build.SourceBranch", merge)
+		o.Set("Build.SourceBranchName", "merge")
+		o.Set("System.PullRequest.PullRequestId", fmt.Sprint(n))
+		o.Set("System.PullRequest.PullRequestNumber", fmt.Sprint(n))
 		o.Set("System.PullRequest.SourceBranch", branch)
 		o.Set("System.PullRequest.TargetBranch", target)
 		o.Set("System.PullRequest.TargetBranchName", shortRef(target))

@@ -160,7 +160,7 @@ func (x *expander) bindParams(decls []paramDecl, given *Node, refPos plan.Pos, p
 
 // bindRuntime binds --param values (strings) to a pipeline's runtime
 // parameters.
-func (x *expander) bindRuntime(decls []paramDecl, given map[string]string, file string) *expr.Object {
+func (x *expander) bindRuntime(decls []paramDecl, given map[string]string, file string, at plan.Pos) *expr.Object {
 	out := expr.NewObject()
 	names := make([]string, len(decls))
 	for i, d := range decls {
@@ -180,7 +180,7 @@ func (x *expander) bindRuntime(decls []paramDecl, given map[string]string, file 
 			}
 		}
 		if found == "" {
-			x.errs.add(plan.Pos{File: file}, "parameters", "--param %s: the pipeline declares no parameter %q%s", k, k, suggest(k, names))
+			x.errs.add(at, "parameters", "--param %s: the pipeline declares no parameter %q%s", k, k, suggest(k, names))
 			continue
 		}
 		byName[found] = given[k]
@@ -202,7 +202,7 @@ func (x *expander) bindRuntime(decls []paramDecl, given map[string]string, file 
 		case "object", "", "step", "stepList", "job", "jobList", "deployment", "deploymentList", "stage", "stageList":
 			parsed, err := parseYAML(file, []byte(s))
 			if err != nil {
-				x.errs.add(plan.Pos{File: file}, "parameters."+d.name, "--param %s: invalid YAML value: %v", d.name, err)
+				x.errs.add(d.pos, "parameters."+d.name, "--param %s: invalid YAML value: %v", d.name, err)
 				continue
 			}
 			n = parsed

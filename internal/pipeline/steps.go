@@ -57,7 +57,7 @@ func (c *compiler) steps(items []*Node, p string, jobPos plan.Pos, autoCheckout,
 			names[strings.ToLower(st.Name)] = true
 		}
 		if server && st.Kind == plan.StepTask && isScriptTask(st.Task) {
-			c.add(it, sp, "%s cannot run in an agentless job (pool: server): only server tasks can", st.Task)
+			c.warn(it, sp, st.Task+" in an agentless (pool: server) job or hook: it needs an agent, so Conveyor runs it on one")
 		}
 		out = append(out, st)
 	}
@@ -110,9 +110,13 @@ func (c *compiler) step(it *Node, sp string) (plan.Step, bool) {
 	}
 	if len(kinds) == 0 {
 		all := append(append([]string(nil), stepKinds...), commonStepKeys...)
+		known := append([]string(nil), all...)
+		for _, extra := range stepExtraKeys {
+			known = append(known, extra...)
+		}
 		reported := false
 		for _, p := range it.Pairs {
-			if !containsString(commonStepKeys, p.Key.Value) {
+			if !containsString(known, p.Key.Value) {
 				c.unknownKey(p.Key, sp, "step", all)
 				reported = true
 			}
