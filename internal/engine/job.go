@@ -260,16 +260,9 @@ func (jr *jobRun) run() store.Result {
 	if jr.j.Kind == plan.KindDeployment {
 		jr.runHooks()
 	} else {
+		// The compiler adds the implicit checkout: self of a regular job
+		// (and leaves it out for checkout: none); the plan is run as is.
 		steps := jr.j.Steps
-		hasCheckout := false
-		for _, s := range steps {
-			if s.Kind == plan.StepCheckout {
-				hasCheckout = true
-			}
-		}
-		if !hasCheckout {
-			steps = append([]plan.Step{{Kind: plan.StepCheckout, Name: "checkout", DisplayName: "Checkout self", Enabled: true, Checkout: &plan.Checkout{Repository: "self"}}}, steps...)
-		}
 		jr.countCheckouts(steps)
 		for i, s := range steps {
 			jr.runStep(s, jr.id, i+1)
