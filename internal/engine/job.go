@@ -317,14 +317,15 @@ func (jr *jobRun) runHooks() {
 		if h.Increment > 0 {
 			jr.vars.force(variable{Name: "Strategy.Increment", Value: strconv.Itoa(h.Increment), Readonly: true})
 		}
+		// Each hook runs like a job of its own (as in Azure): its steps'
+		// status functions see the hook's status, which starts succeeded.
 		before := jr.status
+		jr.status = store.ResultSucceeded
 		for i, s := range h.Steps {
 			jr.runStep(s, hid, i+1)
 		}
 		res := jr.status
-		if before != store.ResultSucceeded && res == before {
-			res = store.ResultSucceeded
-		}
+		jr.status = combineStatus(before, res)
 		rec := rs.record(hid)
 		rec.State, rec.Result, rec.FinishedAt = store.StateCompleted, res, rs.e.clock.Now()
 		rs.putRecord(rec)
@@ -336,6 +337,13 @@ func (jr *jobRun) runHooks() {
 		case plan.HookOnFailure:
 			onFailure = append(onFailure, h)
 		default:
+			if jr.status == store.ResultFailed || jr.status == store.ResultCanceled || jr.rs.canceled() {
+				order++
+				now := jr.rs.e.clock.Now()
+				jr.rs.putRecord(store.Record{ID: jr.id + "." + hookID(h), ParentID: jr.id, Type: store.RecordPhase, Name: h.Name,
+					DisplayName: hookID(h), Order: order, State: store.StateCompleted, Result: store.ResultSkipped, StartedAt: now, FinishedAt: now})
+				continue
+			}
 			run(h)
 		}
 	}
@@ -397,4 +405,13 @@ func (jr *jobRun) checkoutInputs(c *plan.Checkout) (map[string]string, bool, err
 		in["path"] = "s"
 	}
 	return in, true, nil
+}
+
+// combineStatus folds a hook's status into its job's.
+func combineStatus(job, hook store.Result) store.Result {
+	rank := map[store.Result]int{store.ResultSucceeded: 0, store.ResultSucceededWithIssues: 1, store.ResultFailed: 2, store.ResultCanceled: 3}
+	if rank[hook] > rank[job] {
+		return hook
+	}
+	return job
 }

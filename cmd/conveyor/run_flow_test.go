@@ -1,0 +1,272 @@
+package main
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"conveyor.dev/conveyor/internal/store"
+)
+
+func TestRunLoggingCommands(t *testing.T) {
+	r := runYAML(t, `
+steps:
+- checkout: none
+- script: |
+    echo "##vso[task.logissue type=warning;sourcepath=src/a.go;linenumber=3]look here"
+    echo "##vso[task.logissue type=error]bad but not fatal"
+    echo "##vso[task.setsecret]hidden-value"
+    echo "the hidden-value is masked"
+    mkdir -p $(Agent.TempDirectory)/tool && printf '#!/bin/sh\necho tool ran\n' > $(Agent.TempDirectory)/tool/mytool && chmod +x $(Agent.TempDirectory)/tool/mytool
+    echo "##vso[task.prependpath]$(Agent.TempDirectory)/tool"
+    echo "##vso[build.addbuildtag]release"
+    echo "# Summary" > $(Agent.TempDirectory)/summary.md
+    echo "##vso[task.uploadsummary]$(Agent.TempDirectory)/summary.md"
+    echo "##[group]Details"
+    echo "inside"
+    echo "##[endgroup]"
+    echo "##vso[task.complete result=SucceededWithIssues;]partly done"
+  name: cmds
+- script: mytool
+  name: path
+- script: |
+    echo "##vso[task.complete result=Failed;]nope"
+  name: fails
+  continueOnError: true
+`)
+	if r.code != exitOK {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	r.want(t, map[string]store.Result{
+		"__default.Job.cmds": store.ResultSucceededWithIssues, "__default.Job.path": store.ResultSucceeded,
+		"__default.Job.fails": store.ResultSucceededWithIssues, "__default.Job": store.ResultSucceededWithIssues,
+	})
+	var cmds recordSummary
+	for _, s := range r.job("__default.Job").Steps {
+		if s.ID == "__default.Job.cmds" {
+			cmds = s
+		}
+	}
+	if cmds.Errors != 1 || cmds.Warnings != 1 {
+		t.Errorf("issue counts: %d errors, %d warnings; issues %+v", cmds.Errors, cmds.Warnings, cmds.Issues)
+	}
+	if len(cmds.Issues) > 0 && (cmds.Issues[0].File != "src/a.go" || cmds.Issues[0].Line != 3) {
+		t.Errorf("issue position: %+v", cmds.Issues[0])
+	}
+	want := []string{"##[warning]look here", "##[error]bad but not fatal", "the *** is masked", "##[group]Details", "inside", "##[endgroup]", "partly done"}
+	if diff := cmp.Diff(want, r.logOf(t, "__default.Job.cmds")); diff != "" {
+		t.Errorf("log (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]string{"tool ran"}, r.logOf(t, "__default.Job.path")); diff != "" {
+		t.Errorf("prependpath (-want +got):\n%s", diff)
+	}
+	if !slices.Contains(r.summary.Summaries, "# Summary\n") {
+		t.Errorf("summaries %q lack the uploaded summary", r.summary.Summaries)
+	}
+	st, err := store.Open(t.Context(), filepath.Join(r.data, "conveyor.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	run, err := st.GetRun(t.Context(), r.summary.RunID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{"release"}, run.Tags); diff != "" {
+		t.Errorf("tags (-want +got):\n%s", diff)
+	}
+}
+
+func TestRunMatrixAndDeploymentHooks(t *testing.T) {
+	r := runYAML(t, `
+stages:
+- stage: Test
+  jobs:
+  - job: Unit
+    strategy:
+      maxParallel: 1
+      matrix:
+        linux:
+          flavour: penguin
+        mac:
+          flavour: apple
+    steps:
+    - checkout: none
+    - script: |
+        echo "$(flavour) $(System.JobPositionInPhase)/$(System.TotalJobsInPhase)"
+        echo "##vso[task.setvariable variable=seen;isOutput=true]$(flavour)"
+      name: leg
+  - job: After
+    dependsOn: Unit
+    variables:
+      fromLinux: $[ dependencies.Unit.outputs['linux.leg.seen'] ]
+    steps:
+    - checkout: none
+    - script: echo "linux leg saw $(fromLinux)"
+      name: read
+- stage: Ship
+  dependsOn: Test
+  jobs:
+  - deployment: Good
+    environment: staging
+    strategy:
+      runOnce:
+        preDeploy:
+          steps:
+          - script: echo "pre $(Strategy.CycleName)"
+            name: pre
+        deploy:
+          steps:
+          - script: echo "deploy to $(Environment.Name) with $(Strategy.Name)"
+            name: dep
+          - script: echo "##vso[task.setvariable variable=where;isOutput=true]there"
+            name: out
+        on:
+          success:
+            steps:
+            - script: echo "success $(Strategy.CycleName)"
+              name: ok
+          failure:
+            steps:
+            - script: echo never
+              name: bad
+  - deployment: Bad
+    environment: staging
+    strategy:
+      runOnce:
+        deploy:
+          steps:
+          - script: exit 1
+            name: dep
+        on:
+          failure:
+            steps:
+            - script: echo "rolling back"
+              name: rollback
+          success:
+            steps:
+            - script: echo never
+              name: ok
+  - job: ReadDeploy
+    dependsOn: Good
+    variables:
+      where: $[ dependencies.Good.outputs['Good.out.where'] ]
+    steps:
+    - checkout: none
+    - script: echo "deployed $(where)"
+      name: read
+`)
+	if r.code != exitFailed {
+		t.Fatalf("exit %d, want %d: %s", r.code, exitFailed, r.stderr)
+	}
+	for id, want := range map[string][]string{
+		"Test.Unit_linux.leg":          {"penguin 1/2"},
+		"Test.Unit_mac.leg":            {"apple 2/2"},
+		"Test.After.read":              {"linux leg saw penguin"},
+		"Ship.Good.preDeploy.pre":      {"pre PreIteration"},
+		"Ship.Good.deploy.dep":         {"deploy to staging with runOnce"},
+		"Ship.Good.on.success.ok":      {"success PostIteration"},
+		"Ship.Bad.on.failure.rollback": {"rolling back"},
+		"Ship.ReadDeploy.read":         {"deployed there"},
+	} {
+		if diff := cmp.Diff(want, r.logOf(t, id)); diff != "" {
+			t.Errorf("log of %s (-want +got):\n%s", id, diff)
+		}
+	}
+	all := r.results()
+	for _, id := range []string{"Ship.Good.on.failure.bad", "Ship.Bad.on.success.ok"} {
+		if res, ok := all[id]; ok {
+			t.Errorf("hook step %s ran (%s)", id, res)
+		}
+	}
+	r.want(t, map[string]store.Result{"Ship.Good": store.ResultSucceeded, "Ship.Bad": store.ResultFailed, "Ship": store.ResultFailed})
+	// maxParallel 1: the legs ran one after the other.
+	linux, mac := r.job("Test.Unit_linux"), r.job("Test.Unit_mac")
+	if linux.Result != store.ResultSucceeded || mac.Result != store.ResultSucceeded {
+		t.Errorf("legs: %s %s", linux.Result, mac.Result)
+	}
+}
+
+func TestRunCancel(t *testing.T) {
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "ready")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	repo := writeRepo(t, "app", map[string]string{"azure-pipelines.yml": `
+jobs:
+- job: Long
+  steps:
+  - checkout: none
+  - script: |
+      echo started
+      echo ready > ` + fifo + `
+      sleep 600
+    name: wait
+  - script: echo "cleanup after cancel"
+    name: cleanup
+    condition: always()
+  - script: echo "canceled() is $(status)"
+    name: whencanceled
+    condition: canceled()
+- job: Next
+  dependsOn: Long
+  steps:
+  - checkout: none
+  - script: echo no
+`})
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	go func() {
+		b, err := os.ReadFile(fifo)
+		if err != nil || string(b) != "ready\n" {
+			t.Errorf("ready fifo: %v %q", err, b)
+		}
+		cancel() // as SIGINT does through main's signal context
+	}()
+	r := runIn(t, ctx, repo)
+	if r.code != exitFailed {
+		t.Errorf("exit %d, want %d", r.code, exitFailed)
+	}
+	if r.summary.Result != store.ResultCanceled {
+		t.Errorf("run result %s, want canceled", r.summary.Result)
+	}
+	r.want(t, map[string]store.Result{
+		"__default.Long.wait": store.ResultCanceled, "__default.Long.cleanup": store.ResultSucceeded,
+		"__default.Long.whencanceled": store.ResultSucceeded, "__default.Long": store.ResultCanceled,
+		"__default.Next": store.ResultSkipped,
+	})
+	if diff := cmp.Diff([]string{"started", "##[error]The operation was canceled."}, r.logOf(t, "__default.Long.wait")); diff != "" {
+		t.Errorf("log (-want +got):\n%s", diff)
+	}
+}
+
+func TestRunBadInput(t *testing.T) {
+	r := runYAML(t, `
+steps:
+- task: NoSuchTask@1
+- script: echo hi
+  bogus: true
+`)
+	if r.code != exitBadUser {
+		t.Fatalf("exit %d, want %d", r.code, exitBadUser)
+	}
+	if !strings.Contains(r.stderr, "azure-pipelines.yml:3:") || !strings.Contains(r.stderr, "NoSuchTask@1") {
+		t.Errorf("lint errors should name the file, line and task:\n%s", r.stderr)
+	}
+	if r.summary.RunID != "" {
+		t.Errorf("a run was created for bad input: %+v", r.summary)
+	}
+	for _, flags := range [][]string{{"--event", "tag"}, {"--var", "novalue"}} {
+		r := runYAML(t, "steps:\n- script: echo\n", flags...)
+		if r.code != exitBadUser {
+			t.Errorf("%v: exit %d, want %d", flags, r.code, exitBadUser)
+		}
+	}
+}
