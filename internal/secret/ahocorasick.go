@@ -3,128 +3,167 @@ package secret
 import "slices"
 
 // matcher finds every occurrence of a fixed set of byte patterns in one pass
-// (an Aho–Corasick automaton). It is immutable once built.
+// (an Aho–Corasick automaton). States are numbered breadth-first; the
+// shallow ones, where matching spends most of its time, have a full
+// transition row (a DFA), the deep ones keep their trie edges and failure
+// link, which bounds memory. It is immutable once built.
 type matcher struct {
-	root    [256]int32 // next state from the root for each byte (0: stay at the root)
-	start   []int32    // start[s]: first edge of state s in edgeByte/edgeNext
-	edgeB   []byte     // edge bytes, sorted within a state
-	edgeTo  []int32    // edge targets
-	fail    []int32    // failure links
-	longest []int32    // longest pattern ending at state s (0: none)
-	maxLen  int        // longest pattern
+	class   [256]uint16 // byte → column of the dense table; 0: in no pattern
+	columns int
+	denseN  int32   // states below denseN have a row in dense
+	dense   []int32 // dense[s*columns+class] = next state, with hasOutput set when it ends a pattern
+	kid0    []int32 // first child of s (children are numbered consecutively)
+	kids    []int32 // number of children of s
+	label   []byte  // byte on the edge into s
+	fail    []int32 // failure link
+	longest []int32 // longest pattern ending at s (0: none)
+	maxLen  int     // longest pattern
 }
+
+// hasOutput marks, in dense, a next state that ends a pattern.
+const hasOutput = -1 << 31
+
+// denseBudget caps the dense table (in entries of 4 bytes).
+const denseBudget = 1 << 16
 
 // span is a half-open byte range [start, end) to mask.
 type span struct{ start, end int }
 
 // buildMatcher builds the automaton of patterns (empty ones ignored).
 func buildMatcher(patterns []string) *matcher {
-	// The trie, built with per-node child lists.
-	type node struct {
-		kids   []int32 // targets, parallel to bytes
-		bytes  []byte
-		depth  int32
-		termin bool
-	}
-	nodes := []node{{}}
-	child := func(s int32, b byte) int32 {
-		n := &nodes[s]
-		for i, c := range n.bytes {
-			if c == b {
-				return n.kids[i]
-			}
-		}
-		return -1
-	}
+	return buildMatcherBudget(patterns, denseBudget)
+}
+
+// buildMatcherBudget builds the automaton with at most budget dense entries.
+func buildMatcherBudget(patterns []string, budget int) *matcher {
 	m := &matcher{}
+	// Byte classes.
+	var used [256]bool
+	for _, p := range patterns {
+		for i := 0; i < len(p); i++ {
+			used[p[i]] = true
+		}
+		m.maxLen = max(m.maxLen, len(p))
+	}
+	m.columns = 1
+	for b := range used {
+		if used[b] {
+			m.class[b] = uint16(m.columns)
+			m.columns++
+		}
+	}
+	// The trie, in insertion order: first-child / next-sibling lists.
+	first := []int32{-1}
+	next := []int32{-1}
+	lab := []byte{0}
+	depth := []int32{0}
+	term := []bool{false}
+	var rootKid [256]int32
+	for i := range rootKid {
+		rootKid[i] = -1
+	}
 	for _, p := range patterns {
 		if p == "" {
 			continue
 		}
-		m.maxLen = max(m.maxLen, len(p))
 		s := int32(0)
 		for i := 0; i < len(p); i++ {
-			t := child(s, p[i])
+			b := p[i]
+			t := int32(-1)
+			if s == 0 {
+				t = rootKid[b]
+			} else {
+				for c := first[s]; c >= 0; c = next[c] {
+					if lab[c] == b {
+						t = c
+						break
+					}
+				}
+			}
 			if t < 0 {
-				t = int32(len(nodes))
-				nodes = append(nodes, node{depth: nodes[s].depth + 1})
-				nodes[s].bytes = append(nodes[s].bytes, p[i])
-				nodes[s].kids = append(nodes[s].kids, t)
+				t = int32(len(first))
+				first = append(first, -1)
+				next = append(next, first[s])
+				lab = append(lab, b)
+				depth = append(depth, depth[s]+1)
+				term = append(term, false)
+				first[s] = t
+				if s == 0 {
+					rootKid[b] = t
+				}
 			}
 			s = t
 		}
-		nodes[s].termin = true
+		term[s] = true
 	}
-	n := len(nodes)
+	n := len(first)
+	// Number the states breadth-first; children of a state get consecutive numbers.
+	order := make([]int32, 0, n) // new → old
+	order = append(order, 0)
+	m.kid0 = make([]int32, n)
+	m.kids = make([]int32, n)
+	for qi := 0; qi < len(order); qi++ {
+		old := order[qi]
+		m.kid0[qi] = int32(len(order))
+		start := len(order)
+		for c := first[old]; c >= 0; c = next[c] {
+			order = append(order, c)
+		}
+		slices.SortFunc(order[start:], func(a, b int32) int { return int(lab[a]) - int(lab[b]) })
+		m.kids[qi] = int32(len(order) - start)
+	}
+	m.label = make([]byte, n)
 	m.fail = make([]int32, n)
 	m.longest = make([]int32, n)
-	m.start = make([]int32, n+1)
-	// Breadth-first: failure links and longest output.
-	queue := make([]int32, 0, n)
-	for i, b := range nodes[0].bytes {
-		t := nodes[0].kids[i]
-		m.root[b] = t
-		queue = append(queue, t)
-		if nodes[t].termin {
-			m.longest[t] = nodes[t].depth
+	for s, old := range order {
+		m.label[s] = lab[old]
+	}
+	m.denseN = int32(min(n, max(1, budget/m.columns)))
+	m.dense = make([]int32, int(m.denseN)*m.columns)
+	for s := int32(0); s < int32(n); s++ {
+		old := order[s]
+		if term[old] {
+			m.longest[s] = depth[old]
+		} else if s != 0 {
+			m.longest[s] = m.longest[m.fail[s]]
+		}
+		if s < m.denseN {
+			row := m.dense[int(s)*m.columns : int(s+1)*m.columns]
+			if s != 0 {
+				copy(row, m.dense[int(m.fail[s])*m.columns:int(m.fail[s]+1)*m.columns]) // rows hold plain states until the end
+			}
+			for k := m.kid0[s]; k < m.kid0[s]+m.kids[s]; k++ {
+				row[m.class[m.label[k]]] = k
+			}
+		}
+		// Failure links of the children: fail[s] is shallower, so already complete.
+		for k := m.kid0[s]; k < m.kid0[s]+m.kids[s]; k++ {
+			if s == 0 {
+				m.fail[k] = 0
+			} else {
+				m.fail[k] = m.next(m.fail[s], m.label[k])
+			}
 		}
 	}
-	for qi := 0; qi < len(queue); qi++ {
-		u := queue[qi]
-		for i, b := range nodes[u].bytes {
-			v := nodes[u].kids[i]
-			f := m.fail[u]
-			for {
-				if f == 0 {
-					m.fail[v] = m.root[b]
-					break
-				}
-				if t := child(f, b); t >= 0 {
-					m.fail[v] = t
-					break
-				}
-				f = m.fail[f]
-			}
-			if m.fail[v] == v {
-				m.fail[v] = 0
-			}
-			m.longest[v] = m.longest[m.fail[v]]
-			if nodes[v].termin {
-				m.longest[v] = nodes[v].depth
-			}
-			queue = append(queue, v)
+	for i, t := range m.dense {
+		if m.longest[t] > 0 {
+			m.dense[i] = t | hasOutput
 		}
 	}
-	// Flatten the edges, sorted per state.
-	for s := range nodes {
-		m.start[s] = int32(len(m.edgeB))
-		idx := make([]int, len(nodes[s].bytes))
-		for i := range idx {
-			idx[i] = i
-		}
-		slices.SortFunc(idx, func(a, b int) int { return int(nodes[s].bytes[a]) - int(nodes[s].bytes[b]) })
-		for _, i := range idx {
-			m.edgeB = append(m.edgeB, nodes[s].bytes[i])
-			m.edgeTo = append(m.edgeTo, nodes[s].kids[i])
-		}
-	}
-	m.start[n] = int32(len(m.edgeB))
 	return m
 }
 
-// next is the goto/failure transition from state s on byte b.
+// next is the transition from state s on byte b.
 func (m *matcher) next(s int32, b byte) int32 {
-	for {
-		if s == 0 {
-			return m.root[b]
-		}
-		for i, end := m.start[s], m.start[s+1]; i < end; i++ {
-			if m.edgeB[i] == b {
-				return m.edgeTo[i]
+	for s >= m.denseN {
+		for k := m.kid0[s]; k < m.kid0[s]+m.kids[s]; k++ {
+			if m.label[k] == b {
+				return k
 			}
 		}
 		s = m.fail[s]
 	}
+	return m.dense[int(s)*m.columns+int(m.class[b])] &^ hasOutput
 }
 
 // find appends to spans the merged, ordered ranges of s covered by matches.
@@ -132,17 +171,17 @@ func (m *matcher) find(s string, spans []span) []span {
 	first := len(spans)
 	state := int32(0)
 	sorted := true
+	dense, class, cols, denseN := m.dense, &m.class, m.columns, m.denseN
 	for i := 0; i < len(s); i++ {
-		if state == 0 {
-			// Fast path: skip bytes that start no pattern.
-			for i < len(s) && m.root[s[i]] == 0 {
-				i++
+		if state < denseN {
+			e := dense[int(state)*cols+int(class[s[i]])]
+			state = e &^ hasOutput
+			if e >= 0 {
+				continue
 			}
-			if i == len(s) {
-				break
-			}
+		} else {
+			state = m.next(state, s[i])
 		}
-		state = m.next(state, s[i])
 		if l := m.longest[state]; l > 0 {
 			sp := span{i + 1 - int(l), i + 1}
 			if n := len(spans); n > first {

@@ -26,9 +26,10 @@ var ErrTooShort = errors.New("secret too short to mask")
 // Masker replaces registered secret values, in every common encoding, by
 // "***". It is safe for concurrent use: Add may run while others mask.
 type Masker struct {
-	mu      sync.Mutex // serialises Add
+	mu      sync.Mutex // guards secrets, forms and rebuilding
 	secrets map[string]bool
 	forms   map[string]bool
+	dirty   atomic.Bool // forms changed since m was built
 	m       atomic.Pointer[matcher]
 }
 
@@ -69,13 +70,26 @@ func (k *Masker) Add(value string) error {
 		}
 	}
 	if added {
-		patterns := make([]string, 0, len(k.forms))
-		for f := range k.forms {
-			patterns = append(patterns, f)
-		}
-		k.m.Store(buildMatcher(patterns))
+		k.dirty.Store(true) // the next Mask rebuilds, once for many Adds
 	}
 	return nil
+}
+
+// matcher returns the automaton of every secret added so far (nil: none).
+func (k *Masker) matcher() *matcher {
+	if k.dirty.Load() {
+		k.mu.Lock()
+		if k.dirty.Load() {
+			patterns := make([]string, 0, len(k.forms))
+			for f := range k.forms {
+				patterns = append(patterns, f)
+			}
+			k.m.Store(buildMatcher(patterns))
+			k.dirty.Store(false)
+		}
+		k.mu.Unlock()
+	}
+	return k.m.Load()
 }
 
 // Len returns how many distinct values (whole secrets and their lines) are registered.
@@ -87,7 +101,7 @@ func (k *Masker) Len() int {
 
 // Mask returns s with every occurrence of a registered secret form replaced by "***".
 func (k *Masker) Mask(s string) string {
-	m := k.m.Load()
+	m := k.matcher()
 	if m == nil {
 		return s
 	}

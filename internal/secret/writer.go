@@ -38,7 +38,7 @@ func (mw *maskWriter) Write(p []byte) (int, error) {
 	if mw.closed {
 		return 0, fmt.Errorf("masking writer: write after close")
 	}
-	m := mw.k.m.Load()
+	m := mw.k.matcher()
 	mw.out = mw.out[:0]
 	mw.buf = append(mw.buf, p...)
 	if i := bytes.LastIndexByte(mw.buf, '\n'); i >= 0 {
@@ -91,7 +91,7 @@ func (mw *maskWriter) Close() error {
 	if len(mw.buf) == 0 {
 		return nil
 	}
-	mw.out, mw.spans = appendMasked(mw.out[:0], mw.k.m.Load(), mw.buf, mw.spans)
+	mw.out, mw.spans = appendMasked(mw.out[:0], mw.k.matcher(), mw.buf, mw.spans)
 	mw.buf = nil
 	if _, err := mw.w.Write(mw.out); err != nil {
 		return fmt.Errorf("masking writer: %w", err)
