@@ -47,8 +47,8 @@ func TestWriterEverySplitPoint(t *testing.T) {
 	secrets := []string{"s3cr3t-token", "another-one!", "multi\nline-secret-part"}
 	k := newMasker(t, secrets...)
 	inputs := map[string]string{
-		"plain":   "start s3cr3t-token end\nno secret here\nanother-one!s3cr3t-token\n",
-		"encoded": "b64=" + base64.StdEncoding.EncodeToString([]byte("s3cr3t-token")) + " hex=" + hex.EncodeToString([]byte("another-one!")) + "\n",
+		"plain":            "start s3cr3t-token end\nno secret here\nanother-one!s3cr3t-token\n",
+		"encoded":          "b64=" + base64.StdEncoding.EncodeToString([]byte("s3cr3t-token")) + " hex=" + hex.EncodeToString([]byte("another-one!")) + "\n",
 		"no final newline": "x line-secret-part y\nlast s3cr3t-to",
 		"secret at edges":  "s3cr3t-token\ns3cr3t-token",
 		"empty lines":      "\n\ns3cr3t-token\n\n",
