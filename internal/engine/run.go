@@ -78,7 +78,7 @@ type runState struct {
 	records   map[string]*store.Record
 	sem       chan struct{}
 	legSems   map[string]chan struct{}
-	failures  []error // infrastructure problems, for the engine's log
+	closing   sync.WaitGroup // step logs being closed in the background
 }
 
 // Run executes p to its end and returns the run's outcome. Canceling ctx
@@ -234,6 +234,7 @@ func (rs *runState) execute() *Outcome {
 		rs.mu.Unlock()
 	}
 	result := rs.runResult()
+	rs.closing.Wait()
 	fin := rs.e.clock.Now()
 	ctx := context.WithoutCancel(rs.ctx)
 	if err := rs.e.store.UpdateRun(ctx, rs.run.ID, func(r *store.Run) error {
