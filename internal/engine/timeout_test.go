@@ -23,7 +23,7 @@ func TestTimeouts(t *testing.T) {
 	always := script("always", "echo always")
 	always.Condition = "always()"
 	jobTO := job("JobTimeout", script("forever", "sleep 30"), always)
-	jobTO.TimeoutInMinutes = 1
+	jobTO.TimeoutInMinutes = 5
 	// A step that ignores SIGTERM is killed after the cancel timeout.
 	stubborn := job("Stubborn", func() plan.Step {
 		s := script("ignores", "trap '' TERM; sleep 30")
