@@ -1,6 +1,7 @@
 package store_test
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"sync"
@@ -93,5 +94,57 @@ func TestLogPathLayout(t *testing.T) {
 	}
 	if diff := cmp.Diff("2026-01-02T03:04:05.000000006Z hello\n", string(data)); diff != "" {
 		t.Errorf("log file (-want +got):\n%s", diff)
+	}
+}
+
+// TestTailLogAcrossHandles tails, through one handle, a log written through
+// another handle on the same files: as from another process, so the tail
+// learns of new lines and of the end by polling.
+func TestTailLogAcrossHandles(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "conveyor.db")
+	writer, err := store.Open(t.Context(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer writer.Close()
+	reader, err := store.Open(t.Context(), path, store.WithTailPoll(5*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reader.Close()
+	r := store.Run{Pipeline: "ci"}
+	if err := writer.CreateRun(t.Context(), &r); err != nil {
+		t.Fatal(err)
+	}
+	lines := make(chan string)
+	done := make(chan error, 1)
+	go func() {
+		defer close(lines)
+		done <- reader.TailLog(t.Context(), r.ID, "step", 1, 0, func(l store.LogLine) error {
+			lines <- l.Text
+			return nil
+		})
+	}()
+	w, err := writer.OpenLog(t.Context(), r.ID, "step", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 5 {
+		text := fmt.Sprintf("line %d", i)
+		if err := w.WriteLine(time.Now(), text); err != nil {
+			t.Fatal(err)
+		}
+		if got := <-lines; got != text {
+			t.Fatalf("tailed %q, want %q", got, text)
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for got := range lines {
+		t.Errorf("unexpected line %q after close", got)
+	}
+	if err := <-done; err != nil {
+		t.Errorf("TailLog = %v, want nil after the writer closed", err)
 	}
 }
