@@ -141,7 +141,8 @@ func appendMasked(dst []byte, m *matcher, p []byte, spans []span) ([]byte, []spa
 // its base64 (standard and URL alphabets, with and without padding, and the
 // stable part of its encoding at each of the 3 byte offsets inside a longer
 // base64 stream), its URL query and path escapes, its JSON string escapes and
-// its hex (lower and upper case). Forms shorter than MinLength are left out.
+// its hex (lower and upper case). Percent escapes come with upper- and
+// lower-case hex digits. Forms shorter than MinLength are left out.
 func Forms(value string) []string {
 	forms := []string{value}
 	v := []byte(value)
@@ -153,7 +154,8 @@ func Forms(value string) []string {
 			forms = append(forms, base64Core(enc, v, off))
 		}
 	}
-	forms = append(forms, url.QueryEscape(value), url.PathEscape(value))
+	query, path := url.QueryEscape(value), url.PathEscape(value)
+	forms = append(forms, query, path, lowerPercent(query), lowerPercent(path))
 	forms = append(forms, jsonEscape(value, true), jsonEscape(value, false))
 	forms = append(forms, hex.EncodeToString(v), strings.ToUpper(hex.EncodeToString(v)))
 	seen := map[string]bool{}
@@ -165,6 +167,25 @@ func Forms(value string) []string {
 		}
 	}
 	return out
+}
+
+// lowerPercent lower-cases the hex digits of the percent escapes in s.
+func lowerPercent(s string) string {
+	b := []byte(s)
+	for i := 0; i+2 < len(b); i++ {
+		if b[i] == '%' {
+			b[i+1], b[i+2] = lowerHex(b[i+1]), lowerHex(b[i+2])
+			i += 2
+		}
+	}
+	return string(b)
+}
+
+func lowerHex(c byte) byte {
+	if 'A' <= c && c <= 'F' {
+		return c + 'a' - 'A'
+	}
+	return c
 }
 
 // base64Core returns the characters of the base64 encoding of v that do not

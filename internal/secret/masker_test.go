@@ -36,6 +36,7 @@ func TestMaskEncodings(t *testing.T) {
 		{"base64 url raw", base64.RawURLEncoding.EncodeToString(b)},
 		{"url query", url.QueryEscape(secret)},
 		{"url path", url.PathEscape(secret)},
+		{"url query, lower-case escapes", "p%40ss+w0rd%2f%22quoted%22%26%3ctag%3e%2bmore%3d%3f"},
 		{"json", `p@ss w0rd/\"quoted\"\u0026\u003ctag\u003e+more=?`},
 		{"json without html escapes", `p@ss w0rd/\"quoted\"&<tag>+more=?`},
 		{"hex lower", hex.EncodeToString(b)},
