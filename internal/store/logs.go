@@ -4,7 +4,9 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"database/sql"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -24,9 +26,18 @@ import (
 // as soon as WriteLine returns. The logs table indexes them and says which
 // are finished. (Measured: see BenchmarkLogWrite; rows in SQLite were slower.)
 
-// logPath returns where the log of a record attempt lives.
+// maxNameLen keeps log file names under the usual 255-byte limit.
+const maxNameLen = 200
+
+// logPath returns where the log of a record attempt lives. A record ID too
+// long for a file name is shortened, with a hash of the whole ID.
 func (s *SQLite) logPath(runID, recordID string, attempt int) string {
-	return filepath.Join(s.logDir, url.PathEscape(runID), url.PathEscape(recordID)+"."+strconv.Itoa(attempt)+".log")
+	name := url.PathEscape(recordID)
+	if len(name) > maxNameLen {
+		sum := sha256.Sum256([]byte(recordID))
+		name = name[:maxNameLen-33] + "-" + hex.EncodeToString(sum[:16])
+	}
+	return filepath.Join(s.logDir, url.PathEscape(runID), name+"."+strconv.Itoa(attempt)+".log")
 }
 
 func logKey(runID, recordID string, attempt int) string {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -146,5 +147,32 @@ func TestTailLogAcrossHandles(t *testing.T) {
 	}
 	if err := <-done; err != nil {
 		t.Errorf("TailLog = %v, want nil after the writer closed", err)
+	}
+}
+
+func TestLogLongRecordID(t *testing.T) {
+	s := storetest.NewTestStore(t)
+	r := store.Run{Pipeline: "ci"}
+	if err := s.CreateRun(t.Context(), &r); err != nil {
+		t.Fatal(err)
+	}
+	ids := []string{strings.Repeat("Stage.", 60) + "a", strings.Repeat("Stage.", 60) + "b"}
+	for _, id := range ids {
+		w, err := s.OpenLog(t.Context(), r.ID, id, 1)
+		if err != nil {
+			t.Fatalf("OpenLog of a %d-byte record ID: %v", len(id), err)
+		}
+		if err := w.WriteLine(time.Now(), id[len(id)-1:]); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, id := range ids {
+		lines, err := s.ReadLog(t.Context(), r.ID, id, 1, 0)
+		if err != nil || len(lines) != 1 || lines[0].Text != id[len(id)-1:] {
+			t.Errorf("ReadLog(%q...) = %v, %v; want its own line", id[len(id)-5:], lines, err)
+		}
 	}
 }
