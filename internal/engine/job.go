@@ -133,7 +133,8 @@ type jobRun struct {
 	prepend []string
 	outputs map[string]string
 	secrets map[string]bool // output names whose values are secret
-	ctx     context.Context // the job's execution context: timeout and cancel grace
+	ctx     context.Context // the job's execution context: ends a cancel timeout after soft
+	soft    context.Context // ends when the run is canceled or the job times out
 	grace   time.Duration
 	order   int
 	issues  []store.Issue
@@ -200,19 +201,22 @@ func (rs *runState) runJob(st plan.Stage, j plan.Job, results map[string]store.R
 	if j.CancelTimeoutInMinutes > 0 {
 		grace = time.Duration(j.CancelTimeoutInMinutes) * rs.e.minute
 	}
-	jctx, cancel := context.WithTimeout(context.WithoutCancel(rs.ctx), timeout)
-	defer cancel()
-	// After the run is canceled the job has its cancel timeout to run its
-	// always() steps.
-	stopGrace := context.AfterFunc(rs.ctx, func() {
-		t := time.AfterFunc(grace, cancel)
-		context.AfterFunc(jctx, func() { t.Stop() })
+	// soft ends when the run is canceled or the job times out: running steps
+	// are stopped and only steps whose conditions allow it still run. hard
+	// ends the cancel timeout after that: everything stops.
+	soft, cancelSoft := context.WithTimeout(rs.ctx, timeout)
+	defer cancelSoft()
+	hard, cancelHard := context.WithCancel(context.WithoutCancel(rs.ctx))
+	defer cancelHard()
+	stopGrace := context.AfterFunc(soft, func() {
+		t := time.AfterFunc(grace, cancelHard)
+		context.AfterFunc(hard, func() { t.Stop() })
 	})
 	defer stopGrace()
 
 	jr := &jobRun{rs: rs, st: st, j: j, id: id, vars: v, status: store.ResultSucceeded,
-		outputs: map[string]string{}, secrets: map[string]bool{}, ctx: jctx, grace: grace}
-	jr.timedOut = func() bool { return errors.Is(context.Cause(jctx), context.DeadlineExceeded) && !rs.canceled() }
+		outputs: map[string]string{}, secrets: map[string]bool{}, ctx: hard, soft: soft, grace: grace}
+	jr.timedOut = func() bool { return errors.Is(soft.Err(), context.DeadlineExceeded) && !rs.canceled() }
 	result := jr.run()
 
 	rec = rs.record(id)
@@ -337,7 +341,7 @@ func (jr *jobRun) runHooks() {
 		case plan.HookOnFailure:
 			onFailure = append(onFailure, h)
 		default:
-			if jr.status == store.ResultFailed || jr.status == store.ResultCanceled || jr.rs.canceled() {
+			if jr.status == store.ResultFailed || jr.status == store.ResultCanceled || jr.canceled() {
 				order++
 				now := jr.rs.e.clock.Now()
 				jr.rs.putRecord(store.Record{ID: jr.id + "." + hookID(h), ParentID: jr.id, Type: store.RecordPhase, Name: h.Name,
@@ -415,3 +419,7 @@ func combineStatus(job, hook store.Result) store.Result {
 	}
 	return job
 }
+
+// canceled reports whether the job is being canceled: the run was canceled
+// or the job timed out.
+func (jr *jobRun) canceled() bool { return jr.soft.Err() != nil }

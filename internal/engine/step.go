@@ -77,7 +77,7 @@ func (jr *jobRun) runStep(s plan.Step, parentID string, index int) {
 	}
 
 	jr.vars.force(variable{Name: "Agent.JobStatus", Value: jobStatusName(jr.status), Readonly: true})
-	scope := &Scope{Variables: jr.vars.values(true), Status: (&jobStatus{result: jr.status, canceled: rs.canceled()}).status}
+	scope := &Scope{Variables: jr.vars.values(true), Status: (&jobStatus{result: jr.status, canceled: jr.canceled()}).status}
 	ok, err := evalCondition(rs.e.eval, s.Condition, scope)
 	if err != nil {
 		jr.finishStep(rec, store.ResultFailed, store.Issue{Type: store.IssueError, Message: err.Error()})
@@ -108,7 +108,7 @@ func (jr *jobRun) runStep(s plan.Step, parentID string, index int) {
 				select {
 				case <-t.C:
 				case <-jr.ctx.Done():
-				case <-rs.ctx.Done():
+				case <-jr.soft.Done():
 				}
 				t.Stop()
 			}
@@ -116,7 +116,7 @@ func (jr *jobRun) runStep(s plan.Step, parentID string, index int) {
 		rec.Attempt = attempt
 		var pend *pendingStep
 		result, pend = jr.attempt(rec, s, taskName, expIn, env)
-		if result != store.ResultFailed || attempt == attempts || rs.canceled() || jr.ctx.Err() != nil {
+		if result != store.ResultFailed || attempt == attempts || jr.canceled() || jr.ctx.Err() != nil {
 			jr.apply(s, name, pend)
 			break
 		}
@@ -189,11 +189,11 @@ func (jr *jobRun) attempt(rec store.Record, s plan.Step, taskName string, inputs
 	}
 
 	// The step's context: its own timeout within the job's; canceled with
-	// the run only when it started before the run was canceled.
+	// the run (or the job's timeout) only when it started before that.
 	sctx, cancel := context.WithCancel(jr.ctx)
 	defer cancel()
-	if !rs.canceled() {
-		stop := context.AfterFunc(rs.ctx, cancel)
+	if !jr.canceled() {
+		stop := context.AfterFunc(jr.soft, cancel)
 		defer stop()
 	}
 	if s.TimeoutInMinutes > 0 {
@@ -224,7 +224,7 @@ func (jr *jobRun) attempt(rec store.Record, s plan.Step, taskName string, inputs
 		result = store.ResultFailed
 		issues = append(issues, store.Issue{Type: store.IssueError, Message: fmt.Sprintf("the task has timed out after %d minutes", s.TimeoutInMinutes)})
 		write(rs.e.clock.Now(), "##[error]The task has timed out.")
-	case sctx.Err() != nil && (rs.canceled() || jr.ctx.Err() != nil):
+	case sctx.Err() != nil && (jr.canceled() || jr.ctx.Err() != nil):
 		result = store.ResultCanceled
 		write(rs.e.clock.Now(), "##[error]The operation was canceled.")
 	default:

@@ -22,7 +22,7 @@ func TestTimeouts(t *testing.T) {
 	after := script("after", "echo after")
 	always := script("always", "echo always")
 	always.Condition = "always()"
-	jobTO := job("JobTimeout", script("forever", "sleep 30"), always)
+	jobTO := job("JobTimeout", script("forever", "sleep 30"), script("skipped", "echo no"), always)
 	jobTO.TimeoutInMinutes = 5
 	// A step that ignores SIGTERM is killed after the cancel timeout.
 	stubborn := job("Stubborn", func() plan.Step {
@@ -39,8 +39,10 @@ func TestTimeouts(t *testing.T) {
 		"__default.StepTimeout.slow": store.ResultFailed, "__default.StepTimeout.after": store.ResultSkipped,
 		"__default.StepTimeout": store.ResultFailed, "__default.JobTimeout.forever": store.ResultCanceled,
 		"__default.JobTimeout": store.ResultFailed, "__default.Stubborn.ignores": store.ResultFailed,
+		"__default.JobTimeout.skipped": store.ResultSkipped, "__default.JobTimeout.always": store.ResultSucceeded,
 	}, results(recs, "__default.StepTimeout.slow", "__default.StepTimeout.after", "__default.StepTimeout",
-		"__default.JobTimeout.forever", "__default.JobTimeout", "__default.Stubborn.ignores")); diff != "" {
+		"__default.JobTimeout.forever", "__default.JobTimeout", "__default.Stubborn.ignores",
+		"__default.JobTimeout.skipped", "__default.JobTimeout.always")); diff != "" {
 		t.Errorf("results (-want +got):\n%s", diff)
 	}
 	if r := recs["__default.StepTimeout.slow"]; len(r.Issues) == 0 || !strings.Contains(r.Issues[0].Message, "timed out") {
