@@ -143,3 +143,25 @@ func TestWriterAfterClose(t *testing.T) {
 		t.Errorf("Write after Close succeeded, want an error")
 	}
 }
+
+// FuzzWriterSplit checks that where the writes are cut never changes what
+// the masking writer produces: each line masked on its own.
+func FuzzWriterSplit(f *testing.F) {
+	k := newMasker(f, "s3cr3t-token", "abcd", "multi\nline-secret-part")
+	f.Add("start s3cr3t-token end\nabcdabcd\n", 3, 17)
+	f.Add(base64.StdEncoding.EncodeToString([]byte("xs3cr3t-token"))+"\nline-secret-part", 10, 11)
+	f.Add("ab\ncd abc\nd", 0, 5)
+	f.Fuzz(func(t *testing.T, in string, a, b int) {
+		if len(in) == 0 {
+			return
+		}
+		a, b = int(uint(a)%uint(len(in)+1)), int(uint(b)%uint(len(in)+1))
+		if a > b {
+			a, b = b, a
+		}
+		want := maskLines(k, in)
+		if got := writeSplit(t, k, in, a, b); got != want {
+			t.Fatalf("cut at %d and %d (-want +got):\n%s", a, b, cmp.Diff(want, got))
+		}
+	})
+}
