@@ -397,7 +397,7 @@ func (jr *jobRun) checkoutInputs(c *plan.Checkout) (map[string]string, bool, err
 		if res == nil {
 			return nil, false, fmt.Errorf("checkout %s: no repository with that alias under resources.repositories: declare it there", c.Repository)
 		}
-		in["url"], in["ref"] = res.Name, res.Ref
+		in["url"], in["ref"] = repositoryURL(*res), res.Ref
 		name = path.Base(strings.TrimSuffix(strings.TrimRight(res.Name, "/"), ".git"))
 	}
 	switch {
@@ -423,3 +423,21 @@ func combineStatus(job, hook store.Result) store.Result {
 // canceled reports whether the job is being canceled: the run was canceled
 // or the job timed out.
 func (jr *jobRun) canceled() bool { return jr.soft.Err() != nil }
+
+// repositoryURL is where a repository resource is fetched from: its name
+// when that is a URL or a path; for GitHub, https://github.com/<name>.
+func repositoryURL(r plan.RepositoryResource) string {
+	n := r.Name
+	if strings.Contains(n, "://") || strings.HasPrefix(n, "/") || strings.HasPrefix(n, ".") || strings.Contains(n, "@") {
+		return n
+	}
+	switch strings.ToLower(r.Type) {
+	case "github":
+		return "https://github.com/" + n + ".git"
+	case "githubenterprise", "bitbucket":
+		if r.Endpoint != "" {
+			return strings.TrimRight(r.Endpoint, "/") + "/" + n + ".git"
+		}
+	}
+	return n
+}

@@ -60,7 +60,7 @@ func (jr *jobRun) runStep(s plan.Step, parentID string, index int) {
 	name := stepName(s, index)
 	id := parentID + "." + name
 	jr.order++
-	rec := store.Record{ID: id, ParentID: parentID, Type: store.RecordStep, Name: name, DisplayName: expandMacros(stepDisplay(s), jr.vars.lookup), Order: jr.order, State: store.StateQueued}
+	rec := store.Record{ID: id, ParentID: parentID, Type: store.RecordStep, Name: name, DisplayName: rs.mask(expandMacros(stepDisplay(s), jr.vars.lookup)), Order: jr.order, State: store.StateQueued}
 
 	taskName, inputs := s.Task, s.Inputs
 	if s.Kind == plan.StepCheckout {
