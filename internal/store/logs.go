@@ -170,16 +170,13 @@ func (w *fileLogWriter) updateIndex(closed bool) error {
 	return nil
 }
 
-// Close syncs the file, marks the log finished and wakes its tailers.
+// Close marks the log finished and wakes its tailers.
 func (w *fileLogWriter) Close() error {
 	if w.closed {
 		return nil
 	}
 	w.closed = true
-	err := w.f.Sync()
-	if cerr := w.f.Close(); err == nil {
-		err = cerr
-	}
+	err := w.f.Close()
 	if err != nil {
 		err = fmt.Errorf("close log of %s in run %s: %w", w.recordID, w.runID, err)
 	}

@@ -146,9 +146,12 @@ type LogWriter interface {
 	// returns, the line survives a crash of the process (not of the machine).
 	// A line containing newlines is stored as several lines.
 	WriteLine(ts time.Time, line string) error
-	// Flush makes every written line durable on disk (fsync).
+	// Flush makes every written line durable on disk (fsync), so it also
+	// survives a crash of the machine.
 	Flush() error
-	// Close flushes, marks the log finished and wakes its tailers. The caller must call it.
+	// Close marks the log finished and wakes its tailers; like WriteLine it
+	// does not fsync (the durability of SQLite's synchronous=NORMAL). The
+	// caller must call it.
 	Close() error
 }
 
