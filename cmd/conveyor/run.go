@@ -301,11 +301,9 @@ func isTerminal(w io.Writer) bool {
 // running steps. On a terminal it uses colour and marks; otherwise plain
 // lines.
 type liveView struct {
-	mu    sync.Mutex
-	w     io.Writer
-	tty   bool
-	group int // ##[group] depth per the last step, for indentation
-	last  string
+	mu  sync.Mutex
+	w   io.Writer
+	tty bool
 }
 
 func newLiveView(w io.Writer, tty bool) *liveView { return &liveView{w: w, tty: tty} }

@@ -7,7 +7,6 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
-	"time"
 
 	"conveyor.dev/conveyor/internal/plan"
 	"conveyor.dev/conveyor/internal/store"
@@ -255,4 +254,3 @@ func agentArch() string {
 // jobStatusName is Agent.JobStatus for a job result so far.
 func jobStatusName(r store.Result) string { return depResult(r) }
 
-var _ = time.Now

@@ -9,7 +9,6 @@ import (
 	"sort"
 	"strings"
 	"sync"
-	"time"
 
 	"conveyor.dev/conveyor/internal/plan"
 	"conveyor.dev/conveyor/internal/store"
@@ -526,6 +525,3 @@ func orName(display, name string) string {
 
 // hostname is cached for predefined variables.
 var hostname = func() string { h, _ := os.Hostname(); return h }()
-
-// since returns a duration for display.
-func since(a, b time.Time) time.Duration { return b.Sub(a) }

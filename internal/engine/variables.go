@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"maps"
 	"sort"
 	"strings"
 )
@@ -22,8 +21,6 @@ type vars struct {
 }
 
 func newVars() *vars { return &vars{m: map[string]variable{}} }
-
-func (v *vars) clone() *vars { return &vars{m: maps.Clone(v.m)} }
 
 // set defines or replaces a variable; it reports false when the variable
 // is read-only.
