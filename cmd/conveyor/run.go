@@ -138,6 +138,13 @@ func runPipeline(ctx context.Context, stdout, stderr io.Writer, o runOptions) er
 	data := o.data
 	if data == "" {
 		data = filepath.Join(root, ".conveyor")
+		// Keep the data folder out of the repository's git status.
+		if err := os.MkdirAll(data, 0o755); err == nil {
+			ignore := filepath.Join(data, ".gitignore")
+			if _, err := os.Stat(ignore); err != nil {
+				_ = os.WriteFile(ignore, []byte("*\n"), 0o644)
+			}
+		}
 	}
 	st, err := store.Open(ctx, filepath.Join(data, "conveyor.db"))
 	if err != nil {

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -144,5 +145,53 @@ steps:
 	show, code := cli(t, "runs", "show", runs[0].ID, "--data", data)
 	if code != 0 || !strings.Contains(show, "interrupted") {
 		t.Errorf("runs show: exit %d\n%s", code, show)
+	}
+}
+
+func TestRunInterruptCancelsGracefully(t *testing.T) {
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "ready")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	repo := writeRepo(t, "app", map[string]string{"azure-pipelines.yml": `
+steps:
+- checkout: none
+- script: |
+    echo ready > ` + fifo + `
+    sleep 600
+  name: long
+- script: echo cleaning up
+  name: cleanup
+  condition: always()
+`})
+	cmd := exec.Command(os.Args[0], "run", "-f", filepath.Join(repo, "azure-pipelines.yml"), "--output", "json")
+	cmd.Env = append(os.Environ(), "CONVEYOR_TEST_MAIN=1", "CONVEYOR_DATA="+filepath.Join(dir, "data"))
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := os.ReadFile(fifo); err != nil || string(b) != "ready\n" {
+		t.Fatalf("ready: %v %q", err, b)
+	}
+	if err := cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	err := cmd.Wait()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != exitFailed {
+		t.Fatalf("exit: %v, want code %d\n%s", err, exitFailed, stderr.String())
+	}
+	var s runSummary
+	if err := json.Unmarshal(stdout.Bytes(), &s); err != nil {
+		t.Fatalf("summary: %v\n%s", err, stdout.String())
+	}
+	got := map[string]store.Result{}
+	for _, st := range s.Stages[0].Jobs[0].Steps {
+		got[st.Name] = st.Result
+	}
+	if s.Result != store.ResultCanceled || got["long"] != store.ResultCanceled || got["cleanup"] != store.ResultSucceeded {
+		t.Errorf("result %s, steps %v; want canceled, long canceled, cleanup succeeded", s.Result, got)
 	}
 }
