@@ -239,10 +239,10 @@ stages:
 		"Skipped": store.ResultSkipped, "Skipped.J": store.ResultSkipped,
 	})
 	for id, want := range map[string][]string{
-		"Build.Compile.show":      {"hello 1.2.3"},
-		"Build.AfterFail.report":  {"Fails was Failed"},
-		"Build.Reads.read":        {"ver=1.2.3"},
-		"Deploy.Use.got":          {"got 1.2.3"},
+		"Build.Compile.show":     {"hello 1.2.3"},
+		"Build.AfterFail.report": {"Fails was Failed"},
+		"Build.Reads.read":       {"ver=1.2.3"},
+		"Deploy.Use.got":         {"got 1.2.3"},
 	} {
 		if diff := cmp.Diff(want, r.logOf(t, id)); diff != "" {
 			t.Errorf("log of %s (-want +got):\n%s", id, diff)

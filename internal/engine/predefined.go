@@ -253,4 +253,3 @@ func agentArch() string {
 
 // jobStatusName is Agent.JobStatus for a job result so far.
 func jobStatusName(r store.Result) string { return depResult(r) }
-

@@ -77,7 +77,6 @@ type runState struct {
 	records   map[string]*store.Record
 	sem       chan struct{}
 	legSems   map[string]chan struct{}
-	closing   sync.WaitGroup // step logs being closed in the background
 }
 
 // Run executes p to its end and returns the run's outcome. Canceling ctx
@@ -233,7 +232,6 @@ func (rs *runState) execute() *Outcome {
 		rs.mu.Unlock()
 	}
 	result := rs.runResult()
-	rs.closing.Wait()
 	fin := rs.e.clock.Now()
 	ctx := context.WithoutCancel(rs.ctx)
 	if err := rs.e.store.UpdateRun(ctx, rs.run.ID, func(r *store.Run) error {

@@ -243,17 +243,9 @@ func (jr *jobRun) attempt(rec store.Record, s plan.Step, taskName string, inputs
 	if result == store.ResultFailed && s.ContinueOnError {
 		result = store.ResultSucceededWithIssues
 	}
-	// Closing makes the log durable (fsync), which can take long on a
-	// busy disk: it happens in the background; the run waits for it before
-	// it ends. Every line is already written (write(2)) and safe from a
-	// crash of this process.
-	rs.closing.Add(1)
-	go func(id string) {
-		defer rs.closing.Done()
-		if err := lw.Close(); err != nil {
-			rs.e.log.Error("close step log", slog.String("run", rs.run.ID), slog.String("step", id), slog.Any("err", err))
-		}
-	}(rec.ID)
+	if err := lw.Close(); err != nil {
+		rs.e.log.Error("close step log", slog.String("run", rs.run.ID), slog.String("step", rec.ID), slog.Any("err", err))
+	}
 	rec.LogLines = lines
 	rec.Issues = nil
 	rec.ErrorCount, rec.WarningCount = 0, 0

@@ -24,6 +24,7 @@ func TestTimeouts(t *testing.T) {
 	always.Condition = "always()"
 	jobTO := job("JobTimeout", script("forever", "sleep 30"), script("skipped", "echo no"), always)
 	jobTO.TimeoutInMinutes = 5
+	jobTO.CancelTimeoutInMinutes = 50 // room for always() steps on a slow machine
 	// A step that ignores SIGTERM is killed after the cancel timeout.
 	stubborn := job("Stubborn", func() plan.Step {
 		s := script("ignores", "trap '' TERM; sleep 30")
