@@ -370,7 +370,7 @@ func (c *compiler) stages(items []*Node, pool *plan.Pool) []plan.Stage {
 		}
 		names[strings.ToLower(st.Name)] = i
 		st.DisplayName = c.str(it.Get("displayName"), joinPath(sp, "displayName"))
-		st.Condition = c.str(it.Get("condition"), joinPath(sp, "condition"))
+		st.Condition = c.condition(it.Get("condition"), joinPath(sp, "condition"))
 		st.Variables = c.variables(it.Get("variables"), joinPath(sp, "variables"))
 		st.LockBehavior = c.lockBehavior(it.Get("lockBehavior"), joinPath(sp, "lockBehavior"))
 		st.IsSkippable = c.boolPtr(it.Get("isSkippable"), joinPath(sp, "isSkippable"))

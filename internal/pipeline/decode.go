@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 
+	"conveyor.dev/conveyor/internal/pipeline/expr"
 	"conveyor.dev/conveyor/internal/plan"
 )
 
@@ -157,6 +158,37 @@ func (d *decoder) ident(n *Node, p, what string) string {
 	return s
 }
 
+// condition reads a runtime condition and checks its syntax and functions.
+func (d *decoder) condition(n *Node, p string) string {
+	s := d.str(n, p)
+	if strings.TrimSpace(s) == "" {
+		return s
+	}
+	e, err := expr.Parse(s)
+	if err == nil {
+		err = e.Validate(expr.Condition, nil)
+	}
+	if err != nil {
+		d.add(n, p, "condition %q: %s", s, exprMsg(err))
+	}
+	return s
+}
+
+// runtimeValue checks a variable value that is a runtime expression $[ ].
+func (d *decoder) runtimeValue(n *Node, p, v string) {
+	inner, ok := expr.RuntimeExpression(v)
+	if !ok {
+		return
+	}
+	e, err := expr.Parse(inner)
+	if err == nil {
+		err = e.Validate(expr.Runtime, nil)
+	}
+	if err != nil {
+		d.add(n, p, "runtime expression %s: %s", strings.TrimSpace(v), exprMsg(err))
+	}
+}
+
 func pos(n *Node) plan.Pos {
 	if n == nil {
 		return plan.Pos{}
@@ -183,6 +215,7 @@ func (d *decoder) variables(n *Node, p string) []plan.Variable {
 				continue
 			}
 			v.Value = pair.Value.Value
+			d.runtimeValue(pair.Value, joinPath(p, pair.Key.Value), v.Value)
 			out = append(out, v)
 		}
 	case SequenceNode:
@@ -211,6 +244,7 @@ func (d *decoder) variables(n *Node, p string) []plan.Variable {
 					d.add(val, joinPath(ip, "value"), "variable value must be a string, not %s", val.kindName())
 				} else {
 					v.Value = val.Value
+					d.runtimeValue(val, joinPath(ip, "value"), v.Value)
 				}
 			}
 			v.Readonly = d.boolean(it.Get("readonly"), joinPath(ip, "readonly"))

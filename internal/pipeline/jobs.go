@@ -141,7 +141,7 @@ func (c *compiler) jobCommon(it *Node, jp string, j *plan.Job, pool *plan.Pool) 
 			j.DependsOn = nil
 		}
 	}
-	j.Condition = c.str(it.Get("condition"), joinPath(jp, "condition"))
+	j.Condition = c.condition(it.Get("condition"), joinPath(jp, "condition"))
 	j.ContinueOnError = c.boolean(it.Get("continueOnError"), joinPath(jp, "continueOnError"))
 	j.TimeoutInMinutes = c.integer(it.Get("timeoutInMinutes"), joinPath(jp, "timeoutInMinutes"))
 	j.CancelTimeoutInMinutes = c.integer(it.Get("cancelTimeoutInMinutes"), joinPath(jp, "cancelTimeoutInMinutes"))

@@ -138,7 +138,7 @@ func (c *compiler) step(it *Node, sp string) (plan.Step, bool) {
 
 	st.Name = c.ident(it.Get("name"), joinPath(sp, "name"), "step")
 	st.DisplayName = c.str(it.Get("displayName"), joinPath(sp, "displayName"))
-	st.Condition = c.str(it.Get("condition"), joinPath(sp, "condition"))
+	st.Condition = c.condition(it.Get("condition"), joinPath(sp, "condition"))
 	st.ContinueOnError = c.boolean(it.Get("continueOnError"), joinPath(sp, "continueOnError"))
 	if e := it.Get("enabled"); e != nil {
 		st.Enabled = c.boolean(e, joinPath(sp, "enabled"))
