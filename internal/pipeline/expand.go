@@ -763,6 +763,13 @@ func (x *expander) include(ref *Node, sc *scope, p, listPath, kind string) []*No
 		x.errs.add(items.Pos, "", "%s in template %s must be a sequence, not %s", kind, loc, items.kindName())
 		return nil
 	}
+	for i, it := range items.Items {
+		if it.Kind == MappingNode && it.Templates == nil {
+			c := *it
+			c.Templates = append([]string(nil), sc2.stack[1:]...)
+			items.Items[i] = &c
+		}
+	}
 	return items.Items
 }
 
@@ -818,3 +825,4 @@ func (x *expander) enter(tn, params *Node, sc *scope, p string) (*Node, location
 	}
 	return root, loc, sc2, true
 }
+

@@ -133,6 +133,7 @@ func (c *compiler) jobList(items []*Node, p string, pool *plan.Pool, implicit bo
 // jobCommon reads the keys jobs and deployments share.
 func (c *compiler) jobCommon(it *Node, jp string, j *plan.Job, pool *plan.Pool) *compiledJob {
 	cj := &compiledJob{}
+	j.Templates = it.Templates
 	j.DisplayName = c.str(it.Get("displayName"), joinPath(jp, "displayName"))
 	if dn := it.Get("dependsOn"); dn != nil {
 		cj.deps, cj.hasDeps = dn, true

@@ -46,6 +46,9 @@ type Node struct {
 	Pairs []Pair // mappings, in document order
 	Items []*Node
 	Pos   plan.Pos
+	// Templates are the template files an item of a stages, jobs or steps
+	// list came through, outermost first.
+	Templates []string
 }
 
 // Pair is one key/value entry of a mapping.
