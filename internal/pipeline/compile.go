@@ -201,6 +201,11 @@ func (x *expander) extend(root, ext *Node, sc *scope) *Node {
 	for _, pair := range e.Pairs {
 		k := pair.Key.Value
 		existing := out.Get(k)
+		switch k {
+		case "trigger", "pr", "schedules", "name", "appendCommitMessageToRunName":
+			x.errs.add(pair.Key.Pos, k, "%s can only be set in the main pipeline file, not in the extends template %s", k, tn.Value)
+			continue
+		}
 		switch {
 		case existing == nil:
 			out.Pairs = append(out.Pairs, pair)
