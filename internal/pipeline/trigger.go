@@ -143,41 +143,45 @@ func wildcard(pattern, s string) bool {
 
 // matchPaths applies path filters: paths are relative to the repository
 // root; a filter without wildcards matches the path and everything below
-// it. Path matching is case-sensitive, as Git paths are.
+// it; when both an include and an exclude match a file, the more specific
+// (longer) one wins, so an excluded folder can be re-included deeper.
+// Path matching is case-sensitive, as Git paths are.
 func matchPaths(include, exclude, files []string) bool {
 	if files == nil || (len(include) == 0 && len(exclude) == 0) {
 		return true
 	}
 	for _, f := range files {
 		f = strings.TrimPrefix(path.Clean("/"+f), "/")
-		if len(include) > 0 && !anyPath(include, f) {
-			continue
+		inc := bestPath(include, f)
+		if len(include) == 0 {
+			inc = 0 // the root is included implicitly
 		}
-		if anyPath(exclude, f) {
-			continue
+		if inc >= 0 && inc > bestPath(exclude, f) {
+			return true
 		}
-		return true
 	}
 	return false
 }
 
-func anyPath(patterns []string, f string) bool {
+// bestPath returns the length of the longest pattern matching f, or -1.
+func bestPath(patterns []string, f string) int {
+	best := -1
 	for _, p := range patterns {
 		p = strings.Trim(strings.TrimSpace(p), "/")
-		if p == "" || p == "*" {
-			return true
+		ok := false
+		switch {
+		case p == "" || p == "*":
+			ok = true
+		case strings.ContainsAny(p, "*?"):
+			ok = caseSensitiveWildcard(p, f)
+		default:
+			ok = f == p || strings.HasPrefix(f, p+"/")
 		}
-		if strings.ContainsAny(p, "*?") {
-			if caseSensitiveWildcard(p, f) {
-				return true
-			}
-			continue
-		}
-		if f == p || strings.HasPrefix(f, p+"/") {
-			return true
+		if ok && len(p) > best {
+			best = len(p)
 		}
 	}
-	return false
+	return best
 }
 
 func caseSensitiveWildcard(pattern, s string) bool {

@@ -42,6 +42,8 @@ func TestMatchTrigger(t *testing.T) {
 		{"path exclude some", &plan.Filter{PathsExclude: []string{"docs"}}, TriggerEvent{Ref: "main", ChangedFiles: []string{"docs/a.md", "main.go"}}, true},
 		{"path case sensitive", &plan.Filter{PathsInclude: []string{"Docs"}}, TriggerEvent{Ref: "main", ChangedFiles: []string{"docs/a.md"}}, false},
 		{"path wildcard", &plan.Filter{PathsInclude: []string{"src/*.go"}}, TriggerEvent{Ref: "main", ChangedFiles: []string{"src/x/y.go"}}, true},
+		{"deeper include wins", &plan.Filter{PathsInclude: []string{"tools/trigger-runs-on-these"}, PathsExclude: []string{"tools"}}, TriggerEvent{Ref: "main", ChangedFiles: []string{"tools/trigger-runs-on-these/a.sh"}}, true},
+		{"deeper exclude wins", &plan.Filter{PathsInclude: []string{"src"}, PathsExclude: []string{"src/docs"}}, TriggerEvent{Ref: "main", ChangedFiles: []string{"src/docs/a.md"}}, false},
 		{"paths unknown", &plan.Filter{PathsInclude: []string{"docs"}}, TriggerEvent{Ref: "main"}, true},
 		{"draft excluded", &plan.Filter{Drafts: &no}, TriggerEvent{Ref: "main", PR: true, Draft: true}, false},
 		{"draft default", &plan.Filter{}, TriggerEvent{Ref: "main", PR: true, Draft: true}, true},
