@@ -28,7 +28,9 @@
 //
 // Compared with Azure Pipelines: a template may not include itself, even
 // with other parameters (a cycle is an error); the implicit "checkout: self"
-// of agent jobs is made explicit in the plan; for a pull request
+// of agent jobs is made explicit in the plan (deployment jobs get none, and
+// no implicit "download: current" is added to their hooks: write it when the
+// deployment needs the pipeline's artifacts); for a pull request
 // Build.SourceBranch is refs/pull/<n>/merge and the source branch is in
 // System.PullRequest.SourceBranch, as Azure Pipelines sets them.
 //
