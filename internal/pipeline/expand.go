@@ -825,4 +825,3 @@ func (x *expander) enter(tn, params *Node, sc *scope, p string) (*Node, location
 	}
 	return root, loc, sc2, true
 }
-
