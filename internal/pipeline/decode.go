@@ -169,7 +169,7 @@ func (d *decoder) condition(n *Node, p string) string {
 		err = e.Validate(expr.Condition, nil)
 	}
 	if err != nil {
-		d.add(n, p, "condition %q: %s", s, exprMsg(err))
+		d.errs.add(n.posAt(exprOffset(err)), p, "condition %q: %s", s, exprMsg(err))
 	}
 	return s
 }
@@ -185,7 +185,7 @@ func (d *decoder) runtimeValue(n *Node, p, v string) {
 		err = e.Validate(expr.Runtime, nil)
 	}
 	if err != nil {
-		d.add(n, p, "runtime expression %s: %s", strings.TrimSpace(v), exprMsg(err))
+		d.errs.add(n.posAt(strings.Index(v, inner)+exprOffset(err)), p, "runtime expression %s: %s", strings.TrimSpace(v), exprMsg(err))
 	}
 }
 

@@ -140,10 +140,11 @@ const (
 )
 
 // decide evaluates one link of a chain and says whether its body is used.
-func (x *expander) decide(d directive, st *chain, sc *scope, pos plan.Pos, p string) bool {
+func (x *expander) decide(d directive, st *chain, sc *scope, key *Node, p string) bool {
+	pos := key.Pos
 	switch d.kind {
 	case dirIf:
-		ok := x.cond(d.expr, sc, pos, p)
+		ok := x.cond(d.expr, sc, key, p)
 		*st = chainOpen
 		if ok {
 			*st = chainTaken
@@ -168,7 +169,7 @@ func (x *expander) decide(d directive, st *chain, sc *scope, pos plan.Pos, p str
 			*st = chainNone
 			return true
 		}
-		if x.cond(d.expr, sc, pos, p) {
+		if x.cond(d.expr, sc, key, p) {
 			*st = chainTaken
 			return true
 		}
@@ -177,22 +178,23 @@ func (x *expander) decide(d directive, st *chain, sc *scope, pos plan.Pos, p str
 	return false
 }
 
-func (x *expander) cond(src string, sc *scope, pos plan.Pos, p string) bool {
+func (x *expander) cond(src string, sc *scope, key *Node, p string) bool {
 	if strings.TrimSpace(src) == "" {
-		x.errs.add(pos, p, "${{ if }} needs a condition")
+		x.errs.add(key.Pos, p, "${{ if }} needs a condition")
 		return false
 	}
-	v, ok := x.eval(src, sc, pos, p)
+	v, ok := x.evalAt(src, sc, key, strings.Index(key.Value, src), p)
 	return ok && truthy(v)
 }
 
 // eachItems evaluates the collection of an each directive.
-func (x *expander) eachItems(d directive, sc *scope, pos plan.Pos, p string) []any {
+func (x *expander) eachItems(d directive, sc *scope, key *Node, p string) []any {
+	pos := key.Pos
 	if d.name == "" {
 		x.errs.add(pos, p, "malformed ${{ each }}: write ${{ each name in collection }}")
 		return nil
 	}
-	v, ok := x.eval(d.expr, sc, pos, p)
+	v, ok := x.evalAt(d.expr, sc, key, strings.LastIndex(key.Value, d.expr), p)
 	if !ok {
 		return nil
 	}
@@ -276,7 +278,7 @@ func (x *expander) expandString(n *Node, sc *scope, p string) *Node {
 		return n
 	}
 	if len(segs) == 1 && segs[0].expr {
-		v, ok := x.eval(segs[0].text, sc, n.Pos, p)
+		v, ok := x.evalAt(segs[0].text, sc, n, segs[0].start, p)
 		if !ok {
 			return scalar("", n.Pos)
 		}
@@ -288,7 +290,7 @@ func (x *expander) expandString(n *Node, sc *scope, p string) *Node {
 			b.WriteString(s.text)
 			continue
 		}
-		v, ok := x.eval(s.text, sc, n.Pos, p)
+		v, ok := x.evalAt(s.text, sc, n, s.start, p)
 		if !ok {
 			continue
 		}
@@ -303,8 +305,9 @@ func (x *expander) expandString(n *Node, sc *scope, p string) *Node {
 }
 
 type segment struct {
-	text string
-	expr bool
+	text  string
+	expr  bool
+	start int // byte offset of text in the whole string
 }
 
 // splitTemplate splits s into literal text and ${{ }} expressions. Quotes
@@ -314,6 +317,7 @@ type segment struct {
 func splitTemplate(s string) ([]segment, error) {
 	var out []segment
 	rest := s
+	base := 0
 	for {
 		i := strings.Index(rest, "${{")
 		if i < 0 {
@@ -341,7 +345,8 @@ func splitTemplate(s string) ([]segment, error) {
 		if end < 0 {
 			return nil, fmt.Errorf("unterminated ${{ expression: add the closing }}")
 		}
-		out = append(out, segment{text: rest[i+3 : end], expr: true})
+		out = append(out, segment{text: rest[i+3 : end], expr: true, start: base + i + 3})
+		base += end + 2
 		rest = rest[end+2:]
 	}
 	// A lone expression with surrounding blanks counts as the whole value.
@@ -418,7 +423,6 @@ func (x *expander) put(out, key, val *Node, p string) {
 }
 
 func (x *expander) mapDirective(out *Node, d directive, pair Pair, st *chain, sc *scope, p string) {
-	pos := pair.Key.Pos
 	body := pair.Value
 	mergeBody := func(sc *scope) {
 		if body.IsNull() {
@@ -432,12 +436,12 @@ func (x *expander) mapDirective(out *Node, d directive, pair Pair, st *chain, sc
 	}
 	switch d.kind {
 	case dirIf, dirElseIf, dirElse:
-		if x.decide(d, st, sc, pos, p) {
+		if x.decide(d, st, sc, pair.Key, p) {
 			mergeBody(sc)
 		}
 	case dirEach:
 		*st = chainNone
-		for _, it := range x.eachItems(d, sc, pos, p) {
+		for _, it := range x.eachItems(d, sc, pair.Key, p) {
 			mergeBody(sc.with(d.name, it))
 		}
 	case dirInsert:
@@ -487,15 +491,14 @@ func (x *expander) expandSeq(n *Node, sc *scope, p, kind string) *Node {
 			x.appendItem(out, e, sc, p, kind)
 			continue
 		}
-		pos := pair.Key.Pos
 		switch d.kind {
 		case dirIf, dirElseIf, dirElse:
-			if x.decide(d, &st, sc, pos, ip) {
+			if x.decide(d, &st, sc, pair.Key, ip) {
 				x.spliceBody(out, pair.Value, sc, p, kind)
 			}
 		case dirEach:
 			st = chainNone
-			items := x.eachItems(d, sc, pos, ip)
+			items := x.eachItems(d, sc, pair.Key, ip)
 			if pair.Value.Kind == MappingNode {
 				// Mapping bodies of every iteration merge into one item.
 				m := &Node{Kind: MappingNode, Pos: it.Pos}
