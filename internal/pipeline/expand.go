@@ -252,6 +252,11 @@ func (x *expander) expandValue(n *Node, sc *scope, p, key string) *Node {
 		}
 		return n
 	case MappingNode:
+		if key == "variables" {
+			out := &Node{Kind: MappingNode, Pos: n.Pos, Pairs: make([]Pair, 0, len(n.Pairs))}
+			x.mergeInto(out, n, sc, p, nil, true)
+			return out
+		}
 		m, _ := x.expandMap(n, sc, p)
 		return m
 	case SequenceNode:
@@ -378,18 +383,23 @@ func (x *expander) expandMap(n *Node, sc *scope, p string) (*Node, *scope) {
 		vars = x.expandValue(v, sc, joinPath(p, "variables"), "variables")
 		inner = sc.withVars(x.collectVars(vars, sc.vars))
 	}
-	x.mergeInto(out, n, inner, p, vars)
+	x.mergeInto(out, n, inner, p, vars, false)
 	return out, inner
 }
 
 // mergeInto adds the entries of mapping n, expanded, to out; directive
-// bodies are merged in place.
-func (x *expander) mergeInto(out, n *Node, sc *scope, p string, vars *Node) {
+// bodies are merged in place. In a map of variables (varsMode), each entry
+// sees the variables defined before it.
+func (x *expander) mergeInto(out, n *Node, sc *scope, p string, vars *Node, varsMode bool) {
 	st := chainNone
+	base := sc
 	for _, pair := range n.Pairs {
+		if varsMode && len(out.Pairs) > 0 {
+			sc = base.withVars(x.collectVars(out, base.vars))
+		}
 		k := pair.Key.Value
 		if d, ok := parseDirective(k); ok {
-			x.mapDirective(out, d, pair, &st, sc, p)
+			x.mapDirective(out, d, pair, &st, sc, p, varsMode)
 			continue
 		}
 		st = chainNone
@@ -422,7 +432,7 @@ func (x *expander) put(out, key, val *Node, p string) {
 	out.Pairs = append(out.Pairs, Pair{key, val})
 }
 
-func (x *expander) mapDirective(out *Node, d directive, pair Pair, st *chain, sc *scope, p string) {
+func (x *expander) mapDirective(out *Node, d directive, pair Pair, st *chain, sc *scope, p string, varsMode bool) {
 	body := pair.Value
 	mergeBody := func(sc *scope) {
 		if body.IsNull() {
@@ -432,7 +442,7 @@ func (x *expander) mapDirective(out *Node, d directive, pair Pair, st *chain, sc
 			x.errs.add(body.Pos, p, "the body of %s in a mapping must be a mapping, not %s", strings.TrimSpace(pair.Key.Value), body.kindName())
 			return
 		}
-		x.mergeInto(out, body, sc, p, nil)
+		x.mergeInto(out, body, sc, p, nil, varsMode)
 	}
 	switch d.kind {
 	case dirIf, dirElseIf, dirElse:
@@ -475,8 +485,13 @@ func seqDirective(it *Node) (directive, Pair, bool) {
 func (x *expander) expandSeq(n *Node, sc *scope, p, kind string) *Node {
 	out := &Node{Kind: SequenceNode, Pos: n.Pos, Items: make([]*Node, 0, len(n.Items))}
 	st := chainNone
+	base := sc
 	for i, it := range n.Items {
 		ip := fmt.Sprintf("%s[%d]", p, i)
+		if kind == "variables" && len(out.Items) > 0 {
+			// Each variable sees the ones defined before it.
+			sc = base.withVars(x.collectVars(out, base.vars))
+		}
 		d, pair, ok := seqDirective(it)
 		if !ok {
 			st = chainNone
@@ -503,7 +518,7 @@ func (x *expander) expandSeq(n *Node, sc *scope, p, kind string) *Node {
 				// Mapping bodies of every iteration merge into one item.
 				m := &Node{Kind: MappingNode, Pos: it.Pos}
 				for _, v := range items {
-					x.mergeInto(m, pair.Value, sc.with(d.name, v), ip, nil)
+					x.mergeInto(m, pair.Value, sc.with(d.name, v), ip, nil, false)
 				}
 				if len(m.Pairs) > 0 {
 					x.appendItem(out, m, sc, p, kind)
