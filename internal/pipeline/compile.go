@@ -101,6 +101,7 @@ func compile(fsys fs.FS, file string, opts *Options) (*plan.Plan, ErrorList) {
 	}
 	c := &compiler{decoder: decoder{errs: e}, opts: opts, containers: map[string]plan.Container{}}
 	pl := c.pipeline(expanded, file)
+	pl.Warnings = c.warnings
 	pl.Parameters = map[string]any{}
 	for i, k := range params.Keys() {
 		pl.Parameters[k] = toJSONValue(params.Values()[i])
@@ -310,13 +311,7 @@ func (c *compiler) pipeline(root *Node, file string) *plan.Plan {
 }
 
 func (c *compiler) warn(n *Node, p, msg string) {
-	w := plan.Warning{Path: p, Msg: msg, Pos: pos(n)}
-	for _, old := range c.plan.Warnings {
-		if old == w {
-			return
-		}
-	}
-	c.plan.Warnings = append(c.plan.Warnings, w)
+	c.warnAt(pos(n), p, msg)
 }
 
 // overrideVars applies --var values to pipeline variables.

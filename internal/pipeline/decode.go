@@ -14,6 +14,18 @@ import (
 // with its position and field path.
 type decoder struct {
 	errs *errs
+	// warnings collects notes that do not stop the compile.
+	warnings []plan.Warning
+}
+
+func (d *decoder) warnAt(pos plan.Pos, p, msg string) {
+	w := plan.Warning{Path: p, Msg: msg, Pos: pos}
+	for _, old := range d.warnings {
+		if old == w {
+			return
+		}
+	}
+	d.warnings = append(d.warnings, w)
 }
 
 func (d *decoder) add(n *Node, p, format string, a ...any) {
@@ -198,7 +210,11 @@ func pos(n *Node) plan.Pos {
 
 // ---- variables ----
 
-var variableKeys = []string{"name", "value", "readonly"}
+var (
+	variableKeys        = []string{"name", "value", "readonly"}
+	varNameRE           = regexp.MustCompile(`^[A-Za-z0-9_.\-]+$`)
+	reservedVarPrefixes = []string{"endpoint", "input", "secret", "path", "securefile"}
+)
 
 // variables reads map-form or list-form variables.
 func (d *decoder) variables(n *Node, p string) []plan.Variable {
@@ -254,8 +270,18 @@ func (d *decoder) variables(n *Node, p string) []plan.Variable {
 		d.add(n, p, "variables must be a mapping or a sequence, not %s", n.kindName())
 	}
 	for _, v := range out {
-		if v.Name != "" && strings.HasPrefix(strings.ToLower(v.Name), "system.") {
-			d.errs.add(v.Pos, p, "variable %q: names starting with system. are reserved", v.Name)
+		if v.Name == "" {
+			continue
+		}
+		if !varNameRE.MatchString(v.Name) {
+			d.errs.add(v.Pos, p, "variable name %q is not valid: use letters, digits, '.', '_' and '-'", v.Name)
+			continue
+		}
+		lower := strings.ToLower(v.Name)
+		for _, prefix := range reservedVarPrefixes {
+			if strings.HasPrefix(lower, prefix) {
+				d.warnAt(v.Pos, p, fmt.Sprintf("variable %q starts with %q: Azure Pipelines reserves that prefix and does not pass such variables to tasks and scripts", v.Name, prefix))
+			}
 		}
 	}
 	return out
