@@ -391,6 +391,7 @@ var (
 	containerKeys      = []string{"image", "options", "env", "ports", "volumes", "endpoint", "mapDockerSocket", "mountReadOnly"}
 	containerResKeys   = append([]string{"container", "type", "trigger", "azureSubscription", "resourceGroup", "registry", "repository", "localImage"}, containerKeys...)
 	repositoryTypeList = []string{"git", "github", "githubenterprise", "bitbucket"}
+	mountReadOnlyKeys  = []string{"work", "externals", "tools", "tasks"}
 )
 
 func (d *decoder) resources(n *Node, p string) plan.Resources {
@@ -532,7 +533,11 @@ func (d *decoder) containerSpec(n *Node, p string) plan.Container {
 		Endpoint: d.str(n.Get("endpoint"), joinPath(p, "endpoint")),
 	}
 	d.boolean(n.Get("mapDockerSocket"), joinPath(p, "mapDockerSocket"))
-	d.boolean(n.Get("mountReadOnly"), joinPath(p, "mountReadOnly"))
+	if m := n.Get("mountReadOnly"); m != nil && d.mapping(m, joinPath(p, "mountReadOnly"), "mountReadOnly", mountReadOnlyKeys) {
+		for _, pair := range m.Pairs {
+			d.boolean(pair.Value, joinPath(p, "mountReadOnly."+pair.Key.Value))
+		}
+	}
 	return c
 }
 
