@@ -147,6 +147,17 @@ func scalar(s string, pos plan.Pos) *Node {
 
 var lineRE = regexp.MustCompile(`line (\d+)`)
 
+// Parse parses one pipeline or template file into a Node tree with the
+// position of every node; file names the positions. A syntax error is an
+// *Error.
+func Parse(file string, data []byte) (*Node, error) {
+	n, err := parseYAML(file, data)
+	if err != nil {
+		return nil, err
+	}
+	return n, nil
+}
+
 // parseYAML parses one YAML document into a Node tree. Anchors and aliases
 // are rejected, as Azure Pipelines does. An empty document is a null Node.
 func parseYAML(file string, data []byte) (root *Node, err error) {

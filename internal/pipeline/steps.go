@@ -99,7 +99,11 @@ func stepKey(n *Node) string {
 func (c *compiler) step(it *Node, sp string) (plan.Step, bool) {
 	st := plan.Step{Kind: plan.StepTask, Enabled: true, Pos: it.Pos}
 	if it.Kind != MappingNode {
-		c.add(it, sp, "a step must be a mapping such as script: or task:, not %s", it.kindName())
+		if it.Kind == ScalarNode {
+			c.add(it, sp, "a step must be a mapping such as script: or task:, not the string %q", it.Value)
+		} else {
+			c.add(it, sp, "a step must be a mapping such as script: or task:, not %s", it.kindName())
+		}
 		return st, false
 	}
 	var kinds []string
