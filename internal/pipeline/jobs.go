@@ -30,7 +30,6 @@ type compiledJob struct {
 	deps     *Node // dependsOn as written
 	legs     []plan.Job
 	path     string
-	hasDeps  bool
 	original string
 }
 
@@ -136,7 +135,7 @@ func (c *compiler) jobCommon(it *Node, jp string, j *plan.Job, pool *plan.Pool) 
 	j.Templates = it.Templates
 	j.DisplayName = c.str(it.Get("displayName"), joinPath(jp, "displayName"))
 	if dn := it.Get("dependsOn"); dn != nil {
-		cj.deps, cj.hasDeps = dn, true
+		cj.deps = dn
 		j.DependsOn = c.strList(dn, joinPath(jp, "dependsOn"))
 		if dn.Kind == ScalarNode && dn.Value == "" {
 			j.DependsOn = nil

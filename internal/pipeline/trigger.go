@@ -208,3 +208,62 @@ func caseSensitiveWildcard(pattern, s string) bool {
 	}
 	return pi == len(p)
 }
+
+// PipelineRun is a completed run of another pipeline, as a pipeline
+// resource trigger sees it.
+type PipelineRun struct {
+	// Branch is the run's source branch ("refs/heads/main" or "main").
+	Branch string
+	// Stages are the stages of the run that completed successfully.
+	Stages []string
+	// Tags are the run's tags.
+	Tags []string
+}
+
+// MatchPipelineTrigger reports whether a pipeline resource's trigger
+// (resources.pipelines[].trigger) starts a run for a completed run of the
+// source pipeline. A nil filter never triggers (the resource has no
+// trigger). Branch filters work as for CI triggers; every stage listed must
+// have completed and every tag listed must be on the run.
+func MatchPipelineTrigger(f *plan.Filter, run PipelineRun) bool {
+	if f == nil || f.None {
+		return false
+	}
+	ref := fullRef(run.Branch)
+	for _, p := range f.BranchesExclude {
+		if refMatches(normalizeRefPattern(p), ref) {
+			return false
+		}
+	}
+	if len(f.BranchesInclude) > 0 {
+		ok := false
+		for _, p := range f.BranchesInclude {
+			if refMatches(normalizeRefPattern(p), ref) {
+				ok = true
+				break
+			}
+		}
+		if !ok {
+			return false
+		}
+	}
+	return containsAllFold(run.Stages, f.StagesInclude) && containsAllFold(run.Tags, f.TagsInclude)
+}
+
+// containsAllFold reports whether have contains every element of want,
+// ignoring case.
+func containsAllFold(have, want []string) bool {
+	for _, w := range want {
+		found := false
+		for _, h := range have {
+			if strings.EqualFold(h, w) {
+				found = true
+				break
+			}
+		}
+		if !found {
+			return false
+		}
+	}
+	return true
+}

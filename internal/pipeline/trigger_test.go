@@ -56,3 +56,29 @@ func TestMatchTrigger(t *testing.T) {
 		})
 	}
 }
+
+func TestMatchPipelineTrigger(t *testing.T) {
+	tests := []struct {
+		name string
+		f    *plan.Filter
+		run  PipelineRun
+		want bool
+	}{
+		{"no trigger", nil, PipelineRun{Branch: "main"}, false},
+		{"trigger: true", &plan.Filter{}, PipelineRun{Branch: "feature/x"}, true},
+		{"branch included", &plan.Filter{BranchesInclude: []string{"main", "releases/*"}}, PipelineRun{Branch: "refs/heads/releases/1"}, true},
+		{"branch excluded", &plan.Filter{BranchesInclude: []string{"*"}, BranchesExclude: []string{"features/experimental/*"}}, PipelineRun{Branch: "features/experimental/a"}, false},
+		{"branch not included", &plan.Filter{BranchesInclude: []string{"main"}}, PipelineRun{Branch: "develop"}, false},
+		{"stages completed", &plan.Filter{StagesInclude: []string{"PreProduction", "Production"}}, PipelineRun{Branch: "main", Stages: []string{"Build", "PreProduction", "Production"}}, true},
+		{"stage missing", &plan.Filter{StagesInclude: []string{"PreProduction", "Production"}}, PipelineRun{Branch: "main", Stages: []string{"PreProduction"}}, false},
+		{"tags all present", &plan.Filter{TagsInclude: []string{"Verified", "Signed"}}, PipelineRun{Branch: "main", Tags: []string{"signed", "verified"}}, true},
+		{"tag missing", &plan.Filter{TagsInclude: []string{"Verified", "Signed"}}, PipelineRun{Branch: "main", Tags: []string{"Verified"}}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := MatchPipelineTrigger(tt.f, tt.run); got != tt.want {
+				t.Errorf("MatchPipelineTrigger = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
