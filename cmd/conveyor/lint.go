@@ -35,8 +35,9 @@ func newLintCmd() *cobra.Command {
 			}
 			problems, warnings := pipeline.Lint(os.DirFS(root), rel, pipeline.Options{ValidateTask: validateTask})
 			out := cmd.OutOrStdout()
+			// Warnings go to stderr: stdout holds the problems or "ok".
 			for _, w := range warnings {
-				fmt.Fprintf(out, "%s:%d:%d: warning: %s\n", displayPath(root, w.Pos.File), w.Pos.Line, w.Pos.Col, w.Msg)
+				fmt.Fprintf(cmd.ErrOrStderr(), "%s:%d:%d: warning: %s\n", displayPath(root, w.Pos.File), w.Pos.Line, w.Pos.Col, w.Msg)
 			}
 			if len(problems) > 0 {
 				for _, p := range problems {

@@ -80,6 +80,13 @@ func TestLint(t *testing.T) {
 			wantCode: exitOK,
 		},
 		{
+			name:     "warnings go to stderr",
+			files:    map[string]string{"azure-pipelines.yml": "container: ubuntu:24.04\nsteps:\n- script: echo hi\n"},
+			args:     []string{"lint"},
+			wantOut:  "ok\n",
+			wantCode: exitOK,
+		},
+		{
 			name:     "missing file",
 			files:    map[string]string{},
 			args:     []string{"lint"},
