@@ -35,12 +35,13 @@ func newLintCmd() *cobra.Command {
 			}
 			problems, warnings := pipeline.Lint(os.DirFS(root), rel, pipeline.Options{ValidateTask: validateTask})
 			out := cmd.OutOrStdout()
+			// Warnings go to stderr: stdout holds the problems or "ok".
 			for _, w := range warnings {
-				fmt.Fprintf(out, "%s:%d:%d: warning: %s\n", w.Pos.File, w.Pos.Line, w.Pos.Col, w.Msg)
+				fmt.Fprintf(cmd.ErrOrStderr(), "%s:%d:%d: warning: %s\n", displayPath(root, w.Pos.File), w.Pos.Line, w.Pos.Col, w.Msg)
 			}
 			if len(problems) > 0 {
 				for _, p := range problems {
-					fmt.Fprintln(out, p.Error())
+					fmt.Fprintln(out, displayError(root, p))
 				}
 				return &exitError{code: exitFailed}
 			}
@@ -91,7 +92,7 @@ func newPlanCmd() *cobra.Command {
 				var list pipeline.ErrorList
 				if errors.As(err, &list) {
 					for _, e := range list {
-						fmt.Fprintln(cmd.ErrOrStderr(), e.Error())
+						fmt.Fprintln(cmd.ErrOrStderr(), displayError(root, e))
 					}
 					return &exitError{code: exitFailed}
 				}
@@ -188,4 +189,27 @@ func gitRoot(dir string) string {
 		}
 		dir = parent
 	}
+}
+
+// displayPath shows a file of the repository rooted at root relative to the
+// current directory, so that file:line:col is clickable where the user is.
+func displayPath(root, file string) string {
+	if file == "" || strings.Contains(file, "@") {
+		return file
+	}
+	wd, err := os.Getwd()
+	if err != nil {
+		return file
+	}
+	r, err := filepath.Rel(wd, filepath.Join(root, filepath.FromSlash(file)))
+	if err != nil {
+		return file
+	}
+	return r
+}
+
+func displayError(root string, e *pipeline.Error) string {
+	c := *e
+	c.File = displayPath(root, e.File)
+	return c.Error()
 }

@@ -101,6 +101,7 @@ func compile(fsys fs.FS, file string, opts *Options) (*plan.Plan, ErrorList) {
 	}
 	c := &compiler{decoder: decoder{errs: e}, opts: opts, containers: map[string]plan.Container{}}
 	pl := c.pipeline(expanded, file)
+	pl.Warnings = c.warnings
 	pl.Parameters = map[string]any{}
 	for i, k := range params.Keys() {
 		pl.Parameters[k] = toJSONValue(params.Values()[i])
@@ -201,6 +202,11 @@ func (x *expander) extend(root, ext *Node, sc *scope) *Node {
 	for _, pair := range e.Pairs {
 		k := pair.Key.Value
 		existing := out.Get(k)
+		switch k {
+		case "trigger", "pr", "schedules", "name", "appendCommitMessageToRunName":
+			x.errs.add(pair.Key.Pos, k, "%s can only be set in the main pipeline file, not in the extends template %s", k, tn.Value)
+			continue
+		}
 		switch {
 		case existing == nil:
 			out.Pairs = append(out.Pairs, pair)
@@ -305,13 +311,7 @@ func (c *compiler) pipeline(root *Node, file string) *plan.Plan {
 }
 
 func (c *compiler) warn(n *Node, p, msg string) {
-	w := plan.Warning{Path: p, Msg: msg, Pos: pos(n)}
-	for _, old := range c.plan.Warnings {
-		if old == w {
-			return
-		}
-	}
-	c.plan.Warnings = append(c.plan.Warnings, w)
+	c.warnAt(pos(n), p, msg)
 }
 
 // overrideVars applies --var values to pipeline variables.
@@ -370,7 +370,7 @@ func (c *compiler) stages(items []*Node, pool *plan.Pool) []plan.Stage {
 		}
 		names[strings.ToLower(st.Name)] = i
 		st.DisplayName = c.str(it.Get("displayName"), joinPath(sp, "displayName"))
-		st.Condition = c.str(it.Get("condition"), joinPath(sp, "condition"))
+		st.Condition = c.condition(it.Get("condition"), joinPath(sp, "condition"))
 		st.Variables = c.variables(it.Get("variables"), joinPath(sp, "variables"))
 		st.LockBehavior = c.lockBehavior(it.Get("lockBehavior"), joinPath(sp, "lockBehavior"))
 		st.IsSkippable = c.boolPtr(it.Get("isSkippable"), joinPath(sp, "isSkippable"))

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 
+	"conveyor.dev/conveyor/internal/pipeline/expr"
 	"conveyor.dev/conveyor/internal/plan"
 )
 
@@ -13,6 +14,18 @@ import (
 // with its position and field path.
 type decoder struct {
 	errs *errs
+	// warnings collects notes that do not stop the compile.
+	warnings []plan.Warning
+}
+
+func (d *decoder) warnAt(pos plan.Pos, p, msg string) {
+	w := plan.Warning{Path: p, Msg: msg, Pos: pos}
+	for _, old := range d.warnings {
+		if old == w {
+			return
+		}
+	}
+	d.warnings = append(d.warnings, w)
 }
 
 func (d *decoder) add(n *Node, p, format string, a ...any) {
@@ -157,6 +170,37 @@ func (d *decoder) ident(n *Node, p, what string) string {
 	return s
 }
 
+// condition reads a runtime condition and checks its syntax and functions.
+func (d *decoder) condition(n *Node, p string) string {
+	s := d.str(n, p)
+	if strings.TrimSpace(s) == "" {
+		return s
+	}
+	e, err := expr.Parse(s)
+	if err == nil {
+		err = e.Validate(expr.Condition, nil)
+	}
+	if err != nil {
+		d.errs.add(n.posAt(exprOffset(err)), p, "condition %q: %s", s, exprMsg(err))
+	}
+	return s
+}
+
+// runtimeValue checks a variable value that is a runtime expression $[ ].
+func (d *decoder) runtimeValue(n *Node, p, v string) {
+	inner, ok := expr.RuntimeExpression(v)
+	if !ok {
+		return
+	}
+	e, err := expr.Parse(inner)
+	if err == nil {
+		err = e.Validate(expr.Runtime, nil)
+	}
+	if err != nil {
+		d.errs.add(n.posAt(strings.Index(v, inner)+exprOffset(err)), p, "runtime expression %s: %s", strings.TrimSpace(v), exprMsg(err))
+	}
+}
+
 func pos(n *Node) plan.Pos {
 	if n == nil {
 		return plan.Pos{}
@@ -166,7 +210,11 @@ func pos(n *Node) plan.Pos {
 
 // ---- variables ----
 
-var variableKeys = []string{"name", "value", "readonly"}
+var (
+	variableKeys        = []string{"name", "value", "readonly"}
+	varNameRE           = regexp.MustCompile(`^[A-Za-z0-9_.\-]+$`)
+	reservedVarPrefixes = []string{"endpoint", "input", "secret", "path", "securefile"}
+)
 
 // variables reads map-form or list-form variables.
 func (d *decoder) variables(n *Node, p string) []plan.Variable {
@@ -183,6 +231,7 @@ func (d *decoder) variables(n *Node, p string) []plan.Variable {
 				continue
 			}
 			v.Value = pair.Value.Value
+			d.runtimeValue(pair.Value, joinPath(p, pair.Key.Value), v.Value)
 			out = append(out, v)
 		}
 	case SequenceNode:
@@ -211,6 +260,7 @@ func (d *decoder) variables(n *Node, p string) []plan.Variable {
 					d.add(val, joinPath(ip, "value"), "variable value must be a string, not %s", val.kindName())
 				} else {
 					v.Value = val.Value
+					d.runtimeValue(val, joinPath(ip, "value"), v.Value)
 				}
 			}
 			v.Readonly = d.boolean(it.Get("readonly"), joinPath(ip, "readonly"))
@@ -220,8 +270,18 @@ func (d *decoder) variables(n *Node, p string) []plan.Variable {
 		d.add(n, p, "variables must be a mapping or a sequence, not %s", n.kindName())
 	}
 	for _, v := range out {
-		if v.Name != "" && strings.HasPrefix(strings.ToLower(v.Name), "system.") {
-			d.errs.add(v.Pos, p, "variable %q: names starting with system. are reserved", v.Name)
+		if v.Name == "" {
+			continue
+		}
+		if !varNameRE.MatchString(v.Name) {
+			d.errs.add(v.Pos, p, "variable name %q is not valid: use letters, digits, '.', '_' and '-'", v.Name)
+			continue
+		}
+		lower := strings.ToLower(v.Name)
+		for _, prefix := range reservedVarPrefixes {
+			if strings.HasPrefix(lower, prefix) {
+				d.warnAt(v.Pos, p, fmt.Sprintf("variable %q starts with %q: Azure Pipelines reserves that prefix and does not pass such variables to tasks and scripts", v.Name, prefix))
+			}
 		}
 	}
 	return out
@@ -331,6 +391,7 @@ var (
 	containerKeys      = []string{"image", "options", "env", "ports", "volumes", "endpoint", "mapDockerSocket", "mountReadOnly"}
 	containerResKeys   = append([]string{"container", "type", "trigger", "azureSubscription", "resourceGroup", "registry", "repository", "localImage"}, containerKeys...)
 	repositoryTypeList = []string{"git", "github", "githubenterprise", "bitbucket"}
+	mountReadOnlyKeys  = []string{"work", "externals", "tools", "tasks"}
 )
 
 func (d *decoder) resources(n *Node, p string) plan.Resources {
@@ -472,7 +533,11 @@ func (d *decoder) containerSpec(n *Node, p string) plan.Container {
 		Endpoint: d.str(n.Get("endpoint"), joinPath(p, "endpoint")),
 	}
 	d.boolean(n.Get("mapDockerSocket"), joinPath(p, "mapDockerSocket"))
-	d.boolean(n.Get("mountReadOnly"), joinPath(p, "mountReadOnly"))
+	if m := n.Get("mountReadOnly"); m != nil && d.mapping(m, joinPath(p, "mountReadOnly"), "mountReadOnly", mountReadOnlyKeys) {
+		for _, pair := range m.Pairs {
+			d.boolean(pair.Value, joinPath(p, "mountReadOnly."+pair.Key.Value))
+		}
+	}
 	return c
 }
 

@@ -46,8 +46,9 @@ func (l ErrorList) Error() string {
 	return strings.Join(s, "\n")
 }
 
-// Sort orders the list by file, line, column and message, and drops exact
-// duplicates.
+// Sort orders the list by file, line, column and message, and drops
+// duplicates: the same problem at the same position (as in a template
+// included several times) is reported once, with the first path.
 func (l *ErrorList) Sort() {
 	s := *l
 	sort.SliceStable(s, func(i, j int) bool {
@@ -66,11 +67,19 @@ func (l *ErrorList) Sort() {
 		}
 		return a.Msg < b.Msg
 	})
+	type key struct {
+		file      string
+		line, col int
+		msg       string
+	}
+	seen := map[key]bool{}
 	out := s[:0]
-	for i, e := range s {
-		if i > 0 && *e == *s[i-1] {
+	for _, e := range s {
+		k := key{e.File, e.Line, e.Col, e.Msg}
+		if seen[k] {
 			continue
 		}
+		seen[k] = true
 		out = append(out, e)
 	}
 	*l = out

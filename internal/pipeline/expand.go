@@ -140,10 +140,11 @@ const (
 )
 
 // decide evaluates one link of a chain and says whether its body is used.
-func (x *expander) decide(d directive, st *chain, sc *scope, pos plan.Pos, p string) bool {
+func (x *expander) decide(d directive, st *chain, sc *scope, key *Node, p string) bool {
+	pos := key.Pos
 	switch d.kind {
 	case dirIf:
-		ok := x.cond(d.expr, sc, pos, p)
+		ok := x.cond(d.expr, sc, key, p)
 		*st = chainOpen
 		if ok {
 			*st = chainTaken
@@ -168,7 +169,7 @@ func (x *expander) decide(d directive, st *chain, sc *scope, pos plan.Pos, p str
 			*st = chainNone
 			return true
 		}
-		if x.cond(d.expr, sc, pos, p) {
+		if x.cond(d.expr, sc, key, p) {
 			*st = chainTaken
 			return true
 		}
@@ -177,22 +178,23 @@ func (x *expander) decide(d directive, st *chain, sc *scope, pos plan.Pos, p str
 	return false
 }
 
-func (x *expander) cond(src string, sc *scope, pos plan.Pos, p string) bool {
+func (x *expander) cond(src string, sc *scope, key *Node, p string) bool {
 	if strings.TrimSpace(src) == "" {
-		x.errs.add(pos, p, "${{ if }} needs a condition")
+		x.errs.add(key.Pos, p, "${{ if }} needs a condition")
 		return false
 	}
-	v, ok := x.eval(src, sc, pos, p)
+	v, ok := x.evalAt(src, sc, key, strings.Index(key.Value, src), p)
 	return ok && truthy(v)
 }
 
 // eachItems evaluates the collection of an each directive.
-func (x *expander) eachItems(d directive, sc *scope, pos plan.Pos, p string) []any {
+func (x *expander) eachItems(d directive, sc *scope, key *Node, p string) []any {
+	pos := key.Pos
 	if d.name == "" {
 		x.errs.add(pos, p, "malformed ${{ each }}: write ${{ each name in collection }}")
 		return nil
 	}
-	v, ok := x.eval(d.expr, sc, pos, p)
+	v, ok := x.evalAt(d.expr, sc, key, strings.LastIndex(key.Value, d.expr), p)
 	if !ok {
 		return nil
 	}
@@ -250,6 +252,11 @@ func (x *expander) expandValue(n *Node, sc *scope, p, key string) *Node {
 		}
 		return n
 	case MappingNode:
+		if key == "variables" {
+			out := &Node{Kind: MappingNode, Pos: n.Pos, Pairs: make([]Pair, 0, len(n.Pairs))}
+			x.mergeInto(out, n, sc, p, nil, true)
+			return out
+		}
 		m, _ := x.expandMap(n, sc, p)
 		return m
 	case SequenceNode:
@@ -276,7 +283,7 @@ func (x *expander) expandString(n *Node, sc *scope, p string) *Node {
 		return n
 	}
 	if len(segs) == 1 && segs[0].expr {
-		v, ok := x.eval(segs[0].text, sc, n.Pos, p)
+		v, ok := x.evalAt(segs[0].text, sc, n, segs[0].start, p)
 		if !ok {
 			return scalar("", n.Pos)
 		}
@@ -288,7 +295,7 @@ func (x *expander) expandString(n *Node, sc *scope, p string) *Node {
 			b.WriteString(s.text)
 			continue
 		}
-		v, ok := x.eval(s.text, sc, n.Pos, p)
+		v, ok := x.evalAt(s.text, sc, n, s.start, p)
 		if !ok {
 			continue
 		}
@@ -303,8 +310,9 @@ func (x *expander) expandString(n *Node, sc *scope, p string) *Node {
 }
 
 type segment struct {
-	text string
-	expr bool
+	text  string
+	expr  bool
+	start int // byte offset of text in the whole string
 }
 
 // splitTemplate splits s into literal text and ${{ }} expressions. Quotes
@@ -314,6 +322,7 @@ type segment struct {
 func splitTemplate(s string) ([]segment, error) {
 	var out []segment
 	rest := s
+	base := 0
 	for {
 		i := strings.Index(rest, "${{")
 		if i < 0 {
@@ -341,7 +350,8 @@ func splitTemplate(s string) ([]segment, error) {
 		if end < 0 {
 			return nil, fmt.Errorf("unterminated ${{ expression: add the closing }}")
 		}
-		out = append(out, segment{text: rest[i+3 : end], expr: true})
+		out = append(out, segment{text: rest[i+3 : end], expr: true, start: base + i + 3})
+		base += end + 2
 		rest = rest[end+2:]
 	}
 	// A lone expression with surrounding blanks counts as the whole value.
@@ -373,18 +383,23 @@ func (x *expander) expandMap(n *Node, sc *scope, p string) (*Node, *scope) {
 		vars = x.expandValue(v, sc, joinPath(p, "variables"), "variables")
 		inner = sc.withVars(x.collectVars(vars, sc.vars))
 	}
-	x.mergeInto(out, n, inner, p, vars)
+	x.mergeInto(out, n, inner, p, vars, false)
 	return out, inner
 }
 
 // mergeInto adds the entries of mapping n, expanded, to out; directive
-// bodies are merged in place.
-func (x *expander) mergeInto(out, n *Node, sc *scope, p string, vars *Node) {
+// bodies are merged in place. In a map of variables (varsMode), each entry
+// sees the variables defined before it.
+func (x *expander) mergeInto(out, n *Node, sc *scope, p string, vars *Node, varsMode bool) {
 	st := chainNone
+	base := sc
 	for _, pair := range n.Pairs {
+		if varsMode && len(out.Pairs) > 0 {
+			sc = base.withVars(x.collectVars(out, base.vars))
+		}
 		k := pair.Key.Value
 		if d, ok := parseDirective(k); ok {
-			x.mapDirective(out, d, pair, &st, sc, p)
+			x.mapDirective(out, d, pair, &st, sc, p, varsMode)
 			continue
 		}
 		st = chainNone
@@ -417,8 +432,7 @@ func (x *expander) put(out, key, val *Node, p string) {
 	out.Pairs = append(out.Pairs, Pair{key, val})
 }
 
-func (x *expander) mapDirective(out *Node, d directive, pair Pair, st *chain, sc *scope, p string) {
-	pos := pair.Key.Pos
+func (x *expander) mapDirective(out *Node, d directive, pair Pair, st *chain, sc *scope, p string, varsMode bool) {
 	body := pair.Value
 	mergeBody := func(sc *scope) {
 		if body.IsNull() {
@@ -428,16 +442,16 @@ func (x *expander) mapDirective(out *Node, d directive, pair Pair, st *chain, sc
 			x.errs.add(body.Pos, p, "the body of %s in a mapping must be a mapping, not %s", strings.TrimSpace(pair.Key.Value), body.kindName())
 			return
 		}
-		x.mergeInto(out, body, sc, p, nil)
+		x.mergeInto(out, body, sc, p, nil, varsMode)
 	}
 	switch d.kind {
 	case dirIf, dirElseIf, dirElse:
-		if x.decide(d, st, sc, pos, p) {
+		if x.decide(d, st, sc, pair.Key, p) {
 			mergeBody(sc)
 		}
 	case dirEach:
 		*st = chainNone
-		for _, it := range x.eachItems(d, sc, pos, p) {
+		for _, it := range x.eachItems(d, sc, pair.Key, p) {
 			mergeBody(sc.with(d.name, it))
 		}
 	case dirInsert:
@@ -471,8 +485,13 @@ func seqDirective(it *Node) (directive, Pair, bool) {
 func (x *expander) expandSeq(n *Node, sc *scope, p, kind string) *Node {
 	out := &Node{Kind: SequenceNode, Pos: n.Pos, Items: make([]*Node, 0, len(n.Items))}
 	st := chainNone
+	base := sc
 	for i, it := range n.Items {
 		ip := fmt.Sprintf("%s[%d]", p, i)
+		if kind == "variables" && len(out.Items) > 0 {
+			// Each variable sees the ones defined before it.
+			sc = base.withVars(x.collectVars(out, base.vars))
+		}
 		d, pair, ok := seqDirective(it)
 		if !ok {
 			st = chainNone
@@ -487,20 +506,19 @@ func (x *expander) expandSeq(n *Node, sc *scope, p, kind string) *Node {
 			x.appendItem(out, e, sc, p, kind)
 			continue
 		}
-		pos := pair.Key.Pos
 		switch d.kind {
 		case dirIf, dirElseIf, dirElse:
-			if x.decide(d, &st, sc, pos, ip) {
+			if x.decide(d, &st, sc, pair.Key, ip) {
 				x.spliceBody(out, pair.Value, sc, p, kind)
 			}
 		case dirEach:
 			st = chainNone
-			items := x.eachItems(d, sc, pos, ip)
+			items := x.eachItems(d, sc, pair.Key, ip)
 			if pair.Value.Kind == MappingNode {
 				// Mapping bodies of every iteration merge into one item.
 				m := &Node{Kind: MappingNode, Pos: it.Pos}
 				for _, v := range items {
-					x.mergeInto(m, pair.Value, sc.with(d.name, v), ip, nil)
+					x.mergeInto(m, pair.Value, sc.with(d.name, v), ip, nil, false)
 				}
 				if len(m.Pairs) > 0 {
 					x.appendItem(out, m, sc, p, kind)
@@ -762,6 +780,13 @@ func (x *expander) include(ref *Node, sc *scope, p, listPath, kind string) []*No
 	if items.Kind != SequenceNode {
 		x.errs.add(items.Pos, "", "%s in template %s must be a sequence, not %s", kind, loc, items.kindName())
 		return nil
+	}
+	for i, it := range items.Items {
+		if it.Kind == MappingNode && it.Templates == nil {
+			c := *it
+			c.Templates = append([]string(nil), sc2.stack[1:]...)
+			items.Items[i] = &c
+		}
 	}
 	return items.Items
 }

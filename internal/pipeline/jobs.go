@@ -30,7 +30,6 @@ type compiledJob struct {
 	deps     *Node // dependsOn as written
 	legs     []plan.Job
 	path     string
-	hasDeps  bool
 	original string
 }
 
@@ -133,15 +132,16 @@ func (c *compiler) jobList(items []*Node, p string, pool *plan.Pool, implicit bo
 // jobCommon reads the keys jobs and deployments share.
 func (c *compiler) jobCommon(it *Node, jp string, j *plan.Job, pool *plan.Pool) *compiledJob {
 	cj := &compiledJob{}
+	j.Templates = it.Templates
 	j.DisplayName = c.str(it.Get("displayName"), joinPath(jp, "displayName"))
 	if dn := it.Get("dependsOn"); dn != nil {
-		cj.deps, cj.hasDeps = dn, true
+		cj.deps = dn
 		j.DependsOn = c.strList(dn, joinPath(jp, "dependsOn"))
 		if dn.Kind == ScalarNode && dn.Value == "" {
 			j.DependsOn = nil
 		}
 	}
-	j.Condition = c.str(it.Get("condition"), joinPath(jp, "condition"))
+	j.Condition = c.condition(it.Get("condition"), joinPath(jp, "condition"))
 	j.ContinueOnError = c.boolean(it.Get("continueOnError"), joinPath(jp, "continueOnError"))
 	j.TimeoutInMinutes = c.integer(it.Get("timeoutInMinutes"), joinPath(jp, "timeoutInMinutes"))
 	j.CancelTimeoutInMinutes = c.integer(it.Get("cancelTimeoutInMinutes"), joinPath(jp, "cancelTimeoutInMinutes"))

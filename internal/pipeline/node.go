@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"gopkg.in/yaml.v3"
 
@@ -46,6 +47,34 @@ type Node struct {
 	Pairs []Pair // mappings, in document order
 	Items []*Node
 	Pos   plan.Pos
+	// Templates are the template files an item of a stages, jobs or steps
+	// list came through, outermost first.
+	Templates []string
+	// style says how a scalar was written, to place positions inside it.
+	style scalarStyle
+}
+
+type scalarStyle uint8
+
+const (
+	stylePlain scalarStyle = iota
+	styleQuoted
+	styleBlock
+)
+
+// posAt returns the position of byte offset off of a scalar's value when it
+// can be known (a single-line plain or quoted scalar), and the scalar's own
+// position otherwise.
+func (n *Node) posAt(off int) plan.Pos {
+	if n == nil || n.Kind != ScalarNode || n.style == styleBlock || off < 0 || off > len(n.Value) || strings.Contains(n.Value, "\n") {
+		return n.Pos
+	}
+	p := n.Pos
+	if n.style == styleQuoted {
+		p.Col++
+	}
+	p.Col += utf8.RuneCountInString(n.Value[:off])
+	return p
 }
 
 // Pair is one key/value entry of a mapping.
@@ -117,6 +146,17 @@ func scalar(s string, pos plan.Pos) *Node {
 }
 
 var lineRE = regexp.MustCompile(`line (\d+)`)
+
+// Parse parses one pipeline or template file into a Node tree with the
+// position of every node; file names the positions. A syntax error is an
+// *Error.
+func Parse(file string, data []byte) (*Node, error) {
+	n, err := parseYAML(file, data)
+	if err != nil {
+		return nil, err
+	}
+	return n, nil
+}
 
 // parseYAML parses one YAML document into a Node tree. Anchors and aliases
 // are rejected, as Azure Pipelines does. An empty document is a null Node.
@@ -216,7 +256,12 @@ func (c *converter) convert(y *yaml.Node, depth int) *Node {
 		return n
 	case yaml.ScalarNode:
 		n := &Node{Kind: ScalarNode, Tag: TagStr, Value: y.Value, Pos: pos}
-		if y.Style&(yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle|yaml.LiteralStyle|yaml.FoldedStyle) != 0 {
+		if y.Style&(yaml.LiteralStyle|yaml.FoldedStyle) != 0 {
+			n.style = styleBlock
+			return n
+		}
+		if y.Style&(yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle) != 0 {
+			n.style = styleQuoted
 			return n
 		}
 		switch y.ShortTag() {

@@ -99,7 +99,11 @@ func stepKey(n *Node) string {
 func (c *compiler) step(it *Node, sp string) (plan.Step, bool) {
 	st := plan.Step{Kind: plan.StepTask, Enabled: true, Pos: it.Pos}
 	if it.Kind != MappingNode {
-		c.add(it, sp, "a step must be a mapping such as script: or task:, not %s", it.kindName())
+		if it.Kind == ScalarNode {
+			c.add(it, sp, "a step must be a mapping such as script: or task:, not the string %q", it.Value)
+		} else {
+			c.add(it, sp, "a step must be a mapping such as script: or task:, not %s", it.kindName())
+		}
 		return st, false
 	}
 	var kinds []string
@@ -138,7 +142,7 @@ func (c *compiler) step(it *Node, sp string) (plan.Step, bool) {
 
 	st.Name = c.ident(it.Get("name"), joinPath(sp, "name"), "step")
 	st.DisplayName = c.str(it.Get("displayName"), joinPath(sp, "displayName"))
-	st.Condition = c.str(it.Get("condition"), joinPath(sp, "condition"))
+	st.Condition = c.condition(it.Get("condition"), joinPath(sp, "condition"))
 	st.ContinueOnError = c.boolean(it.Get("continueOnError"), joinPath(sp, "continueOnError"))
 	if e := it.Get("enabled"); e != nil {
 		st.Enabled = c.boolean(e, joinPath(sp, "enabled"))

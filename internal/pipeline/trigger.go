@@ -143,41 +143,45 @@ func wildcard(pattern, s string) bool {
 
 // matchPaths applies path filters: paths are relative to the repository
 // root; a filter without wildcards matches the path and everything below
-// it. Path matching is case-sensitive, as Git paths are.
+// it; when both an include and an exclude match a file, the more specific
+// (longer) one wins, so an excluded folder can be re-included deeper.
+// Path matching is case-sensitive, as Git paths are.
 func matchPaths(include, exclude, files []string) bool {
 	if files == nil || (len(include) == 0 && len(exclude) == 0) {
 		return true
 	}
 	for _, f := range files {
 		f = strings.TrimPrefix(path.Clean("/"+f), "/")
-		if len(include) > 0 && !anyPath(include, f) {
-			continue
+		inc := bestPath(include, f)
+		if len(include) == 0 {
+			inc = 0 // the root is included implicitly
 		}
-		if anyPath(exclude, f) {
-			continue
+		if inc >= 0 && inc > bestPath(exclude, f) {
+			return true
 		}
-		return true
 	}
 	return false
 }
 
-func anyPath(patterns []string, f string) bool {
+// bestPath returns the length of the longest pattern matching f, or -1.
+func bestPath(patterns []string, f string) int {
+	best := -1
 	for _, p := range patterns {
 		p = strings.Trim(strings.TrimSpace(p), "/")
-		if p == "" || p == "*" {
-			return true
+		ok := false
+		switch {
+		case p == "" || p == "*":
+			ok = true
+		case strings.ContainsAny(p, "*?"):
+			ok = caseSensitiveWildcard(p, f)
+		default:
+			ok = f == p || strings.HasPrefix(f, p+"/")
 		}
-		if strings.ContainsAny(p, "*?") {
-			if caseSensitiveWildcard(p, f) {
-				return true
-			}
-			continue
-		}
-		if f == p || strings.HasPrefix(f, p+"/") {
-			return true
+		if ok && len(p) > best {
+			best = len(p)
 		}
 	}
-	return false
+	return best
 }
 
 func caseSensitiveWildcard(pattern, s string) bool {
@@ -203,4 +207,63 @@ func caseSensitiveWildcard(pattern, s string) bool {
 		pi++
 	}
 	return pi == len(p)
+}
+
+// PipelineRun is a completed run of another pipeline, as a pipeline
+// resource trigger sees it.
+type PipelineRun struct {
+	// Branch is the run's source branch ("refs/heads/main" or "main").
+	Branch string
+	// Stages are the stages of the run that completed successfully.
+	Stages []string
+	// Tags are the run's tags.
+	Tags []string
+}
+
+// MatchPipelineTrigger reports whether a pipeline resource's trigger
+// (resources.pipelines[].trigger) starts a run for a completed run of the
+// source pipeline. A nil filter never triggers (the resource has no
+// trigger). Branch filters work as for CI triggers; every stage listed must
+// have completed and every tag listed must be on the run.
+func MatchPipelineTrigger(f *plan.Filter, run PipelineRun) bool {
+	if f == nil || f.None {
+		return false
+	}
+	ref := fullRef(run.Branch)
+	for _, p := range f.BranchesExclude {
+		if refMatches(normalizeRefPattern(p), ref) {
+			return false
+		}
+	}
+	if len(f.BranchesInclude) > 0 {
+		ok := false
+		for _, p := range f.BranchesInclude {
+			if refMatches(normalizeRefPattern(p), ref) {
+				ok = true
+				break
+			}
+		}
+		if !ok {
+			return false
+		}
+	}
+	return containsAllFold(run.Stages, f.StagesInclude) && containsAllFold(run.Tags, f.TagsInclude)
+}
+
+// containsAllFold reports whether have contains every element of want,
+// ignoring case.
+func containsAllFold(have, want []string) bool {
+	for _, w := range want {
+		found := false
+		for _, h := range have {
+			if strings.EqualFold(h, w) {
+				found = true
+				break
+			}
+		}
+		if !found {
+			return false
+		}
+	}
+	return true
 }

@@ -42,6 +42,8 @@ func TestMatchTrigger(t *testing.T) {
 		{"path exclude some", &plan.Filter{PathsExclude: []string{"docs"}}, TriggerEvent{Ref: "main", ChangedFiles: []string{"docs/a.md", "main.go"}}, true},
 		{"path case sensitive", &plan.Filter{PathsInclude: []string{"Docs"}}, TriggerEvent{Ref: "main", ChangedFiles: []string{"docs/a.md"}}, false},
 		{"path wildcard", &plan.Filter{PathsInclude: []string{"src/*.go"}}, TriggerEvent{Ref: "main", ChangedFiles: []string{"src/x/y.go"}}, true},
+		{"deeper include wins", &plan.Filter{PathsInclude: []string{"tools/trigger-runs-on-these"}, PathsExclude: []string{"tools"}}, TriggerEvent{Ref: "main", ChangedFiles: []string{"tools/trigger-runs-on-these/a.sh"}}, true},
+		{"deeper exclude wins", &plan.Filter{PathsInclude: []string{"src"}, PathsExclude: []string{"src/docs"}}, TriggerEvent{Ref: "main", ChangedFiles: []string{"src/docs/a.md"}}, false},
 		{"paths unknown", &plan.Filter{PathsInclude: []string{"docs"}}, TriggerEvent{Ref: "main"}, true},
 		{"draft excluded", &plan.Filter{Drafts: &no}, TriggerEvent{Ref: "main", PR: true, Draft: true}, false},
 		{"draft default", &plan.Filter{}, TriggerEvent{Ref: "main", PR: true, Draft: true}, true},
@@ -50,6 +52,32 @@ func TestMatchTrigger(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			if got := MatchTrigger(tt.f, tt.ev); got != tt.want {
 				t.Errorf("MatchTrigger(%+v, %+v) = %v, want %v", tt.f, tt.ev, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestMatchPipelineTrigger(t *testing.T) {
+	tests := []struct {
+		name string
+		f    *plan.Filter
+		run  PipelineRun
+		want bool
+	}{
+		{"no trigger", nil, PipelineRun{Branch: "main"}, false},
+		{"trigger: true", &plan.Filter{}, PipelineRun{Branch: "feature/x"}, true},
+		{"branch included", &plan.Filter{BranchesInclude: []string{"main", "releases/*"}}, PipelineRun{Branch: "refs/heads/releases/1"}, true},
+		{"branch excluded", &plan.Filter{BranchesInclude: []string{"*"}, BranchesExclude: []string{"features/experimental/*"}}, PipelineRun{Branch: "features/experimental/a"}, false},
+		{"branch not included", &plan.Filter{BranchesInclude: []string{"main"}}, PipelineRun{Branch: "develop"}, false},
+		{"stages completed", &plan.Filter{StagesInclude: []string{"PreProduction", "Production"}}, PipelineRun{Branch: "main", Stages: []string{"Build", "PreProduction", "Production"}}, true},
+		{"stage missing", &plan.Filter{StagesInclude: []string{"PreProduction", "Production"}}, PipelineRun{Branch: "main", Stages: []string{"PreProduction"}}, false},
+		{"tags all present", &plan.Filter{TagsInclude: []string{"Verified", "Signed"}}, PipelineRun{Branch: "main", Tags: []string{"signed", "verified"}}, true},
+		{"tag missing", &plan.Filter{TagsInclude: []string{"Verified", "Signed"}}, PipelineRun{Branch: "main", Tags: []string{"Verified"}}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := MatchPipelineTrigger(tt.f, tt.run); got != tt.want {
+				t.Errorf("MatchPipelineTrigger = %v, want %v", got, tt.want)
 			}
 		})
 	}

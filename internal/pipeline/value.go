@@ -80,7 +80,7 @@ func (or origins) toNode(v any, pos plan.Pos) *Node {
 	case nil:
 		return &Node{Kind: NullNode, Tag: TagNull, Pos: pos}
 	case bool:
-		return &Node{Kind: ScalarNode, Tag: TagBool, Value: strconv.FormatBool(v), Pos: pos}
+		return &Node{Kind: ScalarNode, Tag: TagBool, Value: expr.ToString(v), Pos: pos}
 	case float64:
 		return &Node{Kind: ScalarNode, Tag: TagFloat, Value: formatNumber(v), Pos: pos}
 	case string:
