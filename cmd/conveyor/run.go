@@ -160,7 +160,7 @@ func runPipeline(ctx context.Context, stdout, stderr io.Writer, o runOptions) er
 		viewOut = stderr
 	}
 	view := newLiveView(viewOut, isTerminal(viewOut))
-	opts := []engine.Option{engine.WithObserver(view), engine.WithLogger(slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))}
+	opts := []engine.Option{engine.WithObserver(view), engine.WithCounters(engine.NewFileCounters(filepath.Join(data, "counters.json"))), engine.WithLogger(slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))}
 	if o.maxParallel > 0 {
 		opts = append(opts, engine.WithMaxParallel(o.maxParallel))
 	}

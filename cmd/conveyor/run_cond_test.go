@@ -85,3 +85,34 @@ stages:
 		t.Errorf("(-want +got):\n%s", diff)
 	}
 }
+
+func TestRunCounter(t *testing.T) {
+	repo := writeRepo(t, "app", map[string]string{"azure-pipelines.yml": `
+variables:
+  major: 1
+  rev: $[counter(variables['major'], 100)]
+jobs:
+- job: A
+  steps:
+  - checkout: none
+  - script: echo "$(major).$(rev)"
+    name: show
+- job: B
+  steps:
+  - checkout: none
+  - script: echo "$(major).$(rev)"
+    name: show
+`})
+	data := t.TempDir()
+	for _, want := range []string{"1.100", "1.101"} {
+		r := runIn(t, t.Context(), repo, "--data", data)
+		if r.code != exitOK {
+			t.Fatalf("exit %d: %s", r.code, r.stderr)
+		}
+		for _, id := range []string{"__default.A.show", "__default.B.show"} {
+			if diff := cmp.Diff([]string{want}, r.logOf(t, id)); diff != "" {
+				t.Errorf("%s (-want +got):\n%s", id, diff)
+			}
+		}
+	}
+}

@@ -32,6 +32,8 @@ type Scope struct {
 	// Status answers a status function: succeeded, failed,
 	// succeededOrFailed, canceled, always, with its arguments.
 	Status func(name string, args []string) (bool, error)
+	// Counter answers counter(prefix, seed) in runtime expressions.
+	Counter func(prefix string, seed int64) (int64, error)
 }
 
 // depResult is the Azure spelling of a record result, as conditions and

@@ -68,6 +68,7 @@ type Engine struct {
 	owner       string
 	retryDelay  func(attempt int) time.Duration
 	minute      time.Duration
+	counters    Counters
 }
 
 // Option configures an Engine.
@@ -132,6 +133,18 @@ func WithMinute(d time.Duration) Option {
 	}
 }
 
+// WithCounters sets where counter() values are kept across runs (default:
+// in memory).
+func WithCounters(c Counters) Option {
+	return func(e *Engine) error {
+		if c == nil {
+			return fmt.Errorf("engine: nil counters")
+		}
+		e.counters = c
+		return nil
+	}
+}
+
 // New returns an engine recording into st and running jobs on ex.
 func New(st Store, ex Executor, opts ...Option) (*Engine, error) {
 	e := &Engine{
@@ -145,6 +158,7 @@ func New(st Store, ex Executor, opts ...Option) (*Engine, error) {
 		maxParallel: max(2, runtime.NumCPU()),
 		owner:       store.LocalOwner(),
 		minute:      time.Minute,
+		counters:    &memCounters{m: map[string]int64{}},
 		retryDelay: func(attempt int) time.Duration {
 			return min(time.Duration(attempt)*time.Second, 10*time.Second)
 		},

@@ -63,6 +63,9 @@ func (x *ExprEvaluator) context(s *Scope, mode expr.Mode) *expr.Context {
 			}}
 		}
 	}
+	if s.Counter != nil && mode == expr.Runtime {
+		funcs["counter"] = expr.CounterFunc(s.Counter)
+	}
 	return &expr.Context{Named: named, Funcs: funcs, Mode: mode}
 }
 

@@ -46,6 +46,7 @@ func (rs *runState) addVariables(v *vars, defs []plan.Variable, scope *Scope) {
 			} else {
 				sc := *scope
 				sc.Variables = v.values(true)
+				sc.Counter = rs.counter
 				out, err := rs.e.eval.Value(src, &sc)
 				if err != nil {
 					rs.e.log.Warn("runtime variable", slog.String("run", rs.run.ID), slog.String("variable", d.Name), slog.Any("err", err))

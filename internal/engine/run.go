@@ -77,6 +77,8 @@ type runState struct {
 	records   map[string]*store.Record
 	sem       chan struct{}
 	legSems   map[string]chan struct{}
+	// counterValues are this run's counter() values by prefix.
+	counterValues map[string]int64
 }
 
 // Run executes p to its end and returns the run's outcome. Canceling ctx
@@ -143,6 +145,8 @@ func (e *Engine) Start(ctx context.Context, p *plan.Plan, in Input) (*Started, e
 		records:   map[string]*store.Record{},
 		sem:       make(chan struct{}, e.maxParallel),
 		legSems:   map[string]chan struct{}{},
+
+		counterValues: map[string]int64{},
 	}
 	rs.canceled = func() bool { return ctx.Err() != nil }
 	e.observer.RunChanged(r)
