@@ -152,3 +152,20 @@ func TestCancellation(t *testing.T) {
 		t.Errorf("step did not get SIGTERM: %v %q; log %q", err, b, h.log(out.RunID, "__default.J.long", 1))
 	}
 }
+
+func TestRuntimeVariableErrorFailsJob(t *testing.T) {
+	h := newHarness(t)
+	j := job("J", script("s", "echo no"))
+	j.Variables = []plan.Variable{{Name: "bad", Value: "$[ eq(1 ]"}}
+	out, recs := h.run(single(j))
+	if out.Result != store.ResultFailed {
+		t.Errorf("result %s, want failed", out.Result)
+	}
+	r := recs["__default.J"]
+	if r.Result != store.ResultFailed || len(r.Issues) == 0 || !strings.Contains(r.Issues[0].Message, "variable bad") {
+		t.Errorf("job record %+v", r)
+	}
+	if _, ran := recs["__default.J.s"]; ran {
+		t.Error("a step of the failed job ran")
+	}
+}

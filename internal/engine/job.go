@@ -26,15 +26,18 @@ const (
 // then the pipeline's, the stage's, and the queue-time ones.
 func (rs *runState) stageVariables(st plan.Stage, scope *Scope) *vars {
 	v := rs.runVariables()
-	rs.addVariables(v, rs.plan.Variables, scope)
-	rs.addVariables(v, st.Variables, scope)
+	_ = rs.addVariables(v, rs.plan.Variables, scope)
+	_ = rs.addVariables(v, st.Variables, scope)
 	rs.addQueueVariables(v)
 	return v
 }
 
 // addVariables defines each plan variable: macros expanded against the
 // variables before it, runtime expressions evaluated in scope (when given).
-func (rs *runState) addVariables(v *vars, defs []plan.Variable, scope *Scope) {
+// It returns the errors of runtime expressions that could not be evaluated
+// (their variables are empty).
+func (rs *runState) addVariables(v *vars, defs []plan.Variable, scope *Scope) []error {
+	var errs []error
 	for _, d := range defs {
 		if d.Group != "" || d.Name == "" {
 			continue
@@ -49,7 +52,7 @@ func (rs *runState) addVariables(v *vars, defs []plan.Variable, scope *Scope) {
 				sc.Counter = rs.counter
 				out, err := rs.e.eval.Value(src, &sc)
 				if err != nil {
-					rs.e.log.Warn("runtime variable", slog.String("run", rs.run.ID), slog.String("variable", d.Name), slog.Any("err", err))
+					errs = append(errs, fmt.Errorf("variable %s: %w", d.Name, err))
 					out = ""
 				}
 				val = out
@@ -59,6 +62,7 @@ func (rs *runState) addVariables(v *vars, defs []plan.Variable, scope *Scope) {
 		}
 		v.set(variable{Name: d.Name, Value: val, Readonly: d.Readonly})
 	}
+	return errs
 }
 
 func (rs *runState) addQueueVariables(v *vars) {
@@ -156,12 +160,15 @@ func (rs *runState) runJob(st plan.Stage, j plan.Job, results map[string]store.R
 		Status:            g.status,
 	}
 	v := rs.runVariables()
-	rs.addVariables(v, rs.plan.Variables, scope)
-	rs.addVariables(v, st.Variables, scope)
-	rs.addVariables(v, j.Variables, scope)
+	verrs := rs.addVariables(v, rs.plan.Variables, scope)
+	verrs = append(verrs, rs.addVariables(v, st.Variables, scope)...)
+	verrs = append(verrs, rs.addVariables(v, j.Variables, scope)...)
 	rs.addQueueVariables(v)
 	scope.Variables = v.values(true)
 	ok, err := evalCondition(rs.e.eval, j.Condition, scope)
+	if err == nil && ok && len(verrs) > 0 {
+		err = errors.Join(verrs...)
+	}
 	now := rs.e.clock.Now()
 	if err != nil || !ok {
 		rec := rs.record(id)
