@@ -270,3 +270,14 @@ steps:
 		}
 	}
 }
+
+func TestLintRejectsUnknownTask(t *testing.T) {
+	repo := writeRepo(t, "app", map[string]string{"azure-pipelines.yml": "steps:\n- task: Frobnicate@3\n- task: Bash@3\n  inputs:\n    targetType: inline\n    script: echo ok\n"})
+	out, code := cli(t, "lint", "-f", filepath.Join(repo, "azure-pipelines.yml"))
+	if code != exitFailed || !strings.Contains(out, "azure-pipelines.yml:2:") || !strings.Contains(out, "Frobnicate@3") {
+		t.Errorf("lint: exit %d\n%s", code, out)
+	}
+	if strings.Contains(out, "Bash@3 ") {
+		t.Errorf("lint rejected a built-in task:\n%s", out)
+	}
+}

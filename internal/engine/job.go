@@ -267,6 +267,10 @@ func (jr *jobRun) run() store.Result {
 		}
 	}()
 	jr.ws, jr.dirs = ws, ws.Dirs()
+	if jr.j.Container != nil || len(jr.j.Services) > 0 {
+		jr.issues = append(jr.issues, store.Issue{Type: store.IssueWarning,
+			Message: "the job's container and services are not started by this executor: its steps run on the host"})
+	}
 	jobVariables(jr.vars, jr.st, jr.j, jr.dirs, jr.id, 1)
 
 	if jr.j.Kind == plan.KindDeployment {
