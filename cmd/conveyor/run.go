@@ -159,7 +159,10 @@ func runPipeline(ctx context.Context, stdout, stderr io.Writer, o runOptions) er
 	if o.output == "json" {
 		viewOut = stderr
 	}
-	view := newLiveView(viewOut, isTerminal(viewOut))
+	var view progressView = newLiveView(viewOut, false)
+	if isTerminal(viewOut) {
+		view = newTTYView(viewOut)
+	}
 	opts := []engine.Option{engine.WithObserver(view), engine.WithCounters(engine.NewFileCounters(filepath.Join(data, "counters.json"))), engine.WithLogger(slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))}
 	if o.maxParallel > 0 {
 		opts = append(opts, engine.WithMaxParallel(o.maxParallel))
@@ -628,4 +631,192 @@ func orDash(s string) string {
 		return "-"
 	}
 	return s
+}
+
+// progressView is how `conveyor run` shows progress.
+type progressView interface {
+	engine.Observer
+	finish(out *engine.Outcome)
+}
+
+// ttyView redraws a tree of stages, jobs and steps with their durations and
+// the last lines of the running steps' output, on a terminal.
+type ttyView struct {
+	mu       sync.Mutex
+	w        io.Writer
+	header   string
+	recs     map[string]store.Record
+	order    []string
+	tails    map[string][]string
+	drawn    int
+	dirty    bool
+	stop     chan struct{}
+	stopped  chan struct{}
+	finished bool
+}
+
+const tailLines = 5
+
+func newTTYView(w io.Writer) *ttyView {
+	v := &ttyView{w: w, recs: map[string]store.Record{}, tails: map[string][]string{},
+		stop: make(chan struct{}), stopped: make(chan struct{})}
+	go func() {
+		defer close(v.stopped)
+		t := time.NewTicker(100 * time.Millisecond) // a redraw rate, not synchronisation
+		defer t.Stop()
+		for {
+			select {
+			case <-v.stop:
+				return
+			case <-t.C:
+				v.mu.Lock()
+				if v.dirty {
+					v.render()
+				}
+				v.mu.Unlock()
+			}
+		}
+	}()
+	return v
+}
+
+func (v *ttyView) RunChanged(r store.Run) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if r.State == store.StateRunning {
+		v.header = fmt.Sprintf("run %s #%d of %s at %.12s (%s)", r.ID, r.Number, r.Pipeline, r.Commit, r.Branch)
+		v.dirty = true
+	}
+}
+
+func (v *ttyView) RecordChanged(rec store.Record) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if _, ok := v.recs[rec.ID]; !ok {
+		v.order = append(v.order, rec.ID)
+	}
+	v.recs[rec.ID] = rec
+	if rec.State == store.StateRunning && rec.Type == store.RecordStep {
+		delete(v.tails, rec.ID)
+	}
+	v.dirty = true
+}
+
+func (v *ttyView) Line(rec store.Record, _ time.Time, text string) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if f, ok := engine.ParseFormat(text); ok {
+		switch f.Kind {
+		case "endgroup", "debug":
+			return
+		case "error":
+			text = "\x1b[31merror: " + f.Text + "\x1b[0m"
+		case "warning":
+			text = "\x1b[33mwarning: " + f.Text + "\x1b[0m"
+		case "command":
+			text = "\x1b[34m$ " + f.Text + "\x1b[0m"
+		default:
+			text = f.Text
+		}
+	}
+	t := append(v.tails[rec.ID], text)
+	if len(t) > tailLines {
+		t = t[len(t)-tailLines:]
+	}
+	v.tails[rec.ID] = t
+	v.dirty = true
+}
+
+func ttyMark(rec store.Record) string {
+	if rec.State != store.StateCompleted {
+		if rec.State == store.StateRunning {
+			return "\x1b[36m▶\x1b[0m"
+		}
+		return "\x1b[90m·\x1b[0m"
+	}
+	switch rec.Result {
+	case store.ResultFailed:
+		return "\x1b[31m✗\x1b[0m"
+	case store.ResultCanceled:
+		return "\x1b[33m⊘\x1b[0m"
+	case store.ResultSkipped:
+		return "\x1b[90m–\x1b[0m"
+	case store.ResultSucceededWithIssues:
+		return "\x1b[33m!\x1b[0m"
+	}
+	return "\x1b[32m✓\x1b[0m"
+}
+
+// render redraws the tree over the previous drawing. The caller holds mu.
+func (v *ttyView) render() {
+	var b strings.Builder
+	if v.drawn > 0 {
+		fmt.Fprintf(&b, "\x1b[%dA\x1b[J", v.drawn)
+	}
+	lines := []string{v.header}
+	now := time.Now()
+	children := map[string][]string{}
+	for _, id := range v.order {
+		r := v.recs[id]
+		children[r.ParentID] = append(children[r.ParentID], id)
+	}
+	var walk func(parent string, depth int)
+	walk = func(parent string, depth int) {
+		for _, id := range children[parent] {
+			r := v.recs[id]
+			d := time.Duration(0)
+			switch {
+			case r.State == store.StateRunning:
+				d = now.Sub(r.StartedAt)
+			case !r.StartedAt.IsZero():
+				d = r.FinishedAt.Sub(r.StartedAt)
+			}
+			name := r.DisplayName
+			if name == "" {
+				name = r.Name
+			}
+			if r.Type == store.RecordStage && r.Name == "__default" {
+				name = "(pipeline)"
+			}
+			dur := ""
+			if d > 0 {
+				round := 100 * time.Millisecond
+				if d < time.Second {
+					round = time.Millisecond
+				}
+				dur = " \x1b[90m" + d.Round(round).String() + "\x1b[0m"
+			}
+			lines = append(lines, fmt.Sprintf("%s%s %s%s", strings.Repeat("  ", depth), ttyMark(r), name, dur))
+			if r.Type == store.RecordStep && r.State == store.StateRunning {
+				for _, l := range v.tails[id] {
+					lines = append(lines, strings.Repeat("  ", depth+1)+"│ "+l)
+				}
+			}
+			// The steps of a finished job fold away unless one failed.
+			if r.Type == store.RecordJob && r.State == store.StateCompleted && r.Result != store.ResultFailed {
+				continue
+			}
+			walk(id, depth+1)
+		}
+	}
+	walk("", 0)
+	for _, l := range lines {
+		b.WriteString(l)
+		b.WriteString("\x1b[K\n")
+	}
+	v.drawn = len(lines)
+	v.dirty = false
+	io.WriteString(v.w, b.String())
+}
+
+func (v *ttyView) finish(out *engine.Outcome) {
+	close(v.stop)
+	<-v.stopped
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.render()
+	for _, s := range out.Summaries {
+		fmt.Fprintf(v.w, "summary: %s\n", strings.TrimSpace(s))
+	}
+	fmt.Fprintf(v.w, "run %s #%d: %s\n", out.RunID, out.Number, out.Result)
 }
