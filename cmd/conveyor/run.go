@@ -101,6 +101,9 @@ func runPipeline(ctx context.Context, stdout, stderr io.Writer, o runOptions) er
 	if err != nil {
 		return &exitError{code: exitBadUser, err: fmt.Errorf("%s is not a git repository with a commit: conveyor run builds the checked-out commit: %w", root, err)}
 	}
+	if dirty, err := gitOutput(root, "status", "--porcelain", "--untracked-files=no"); err == nil && dirty != "" {
+		fmt.Fprintf(stderr, "conveyor: note: the run builds commit %.12s; uncommitted changes are not included (commit them to run them)\n", commit)
+	}
 	branch := o.branch
 	if branch == "" {
 		if b, err := gitOutput(root, "symbolic-ref", "--short", "-q", "HEAD"); err == nil && b != "" {
