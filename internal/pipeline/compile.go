@@ -53,6 +53,14 @@ func compile(fsys fs.FS, file string, opts *Options) (*plan.Plan, ErrorList) {
 		parsed:    map[string]*expr.Expr{},
 		overrides: map[string]bool{},
 	}
+	if !fs.ValidPath(file) {
+		e.add(filePos, "", "pipeline file name %q is not a slash-separated path inside the repository", file)
+		return nil, e.list
+	}
+	if _, err := fs.Stat(fsys, file); err != nil {
+		e.add(plan.Pos{File: file}, "", "pipeline file not found: pass the pipeline file with -f")
+		return nil, e.list
+	}
 	root, err := x.load(fsys, location{path: file})
 	if err != nil {
 		var pe *Error
