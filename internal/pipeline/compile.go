@@ -425,10 +425,20 @@ func (c *compiler) stages(items []*Node, pool *plan.Pool) []plan.Stage {
 			out[i].DependsOn = []string{out[i-1].Name}
 		}
 	}
+	canonical := map[string]string{}
+	for _, st := range out {
+		canonical[strings.ToLower(st.Name)] = st.Name
+	}
 	deps := map[string][]string{}
 	order := make([]string, len(out))
-	for i, st := range out {
+	for i := range out {
+		st := &out[i]
 		order[i] = st.Name
+		for j, dep := range st.DependsOn {
+			if name, ok := canonical[strings.ToLower(dep)]; ok {
+				st.DependsOn[j] = name
+			}
+		}
 		deps[st.Name] = st.DependsOn
 		for j, dep := range st.DependsOn {
 			if _, ok := names[strings.ToLower(dep)]; !ok {
