@@ -273,6 +273,13 @@ func (c *compiler) step(it *Node, sp string) (plan.Step, bool) {
 			inputs["buildType"] = "current"
 			inputs["targetPath"] = "$(Pipeline.Workspace)"
 		} else {
+			known := false
+			for _, r := range c.plan.Resources.Pipelines {
+				known = known || strings.EqualFold(r.Alias, src)
+			}
+			if !known {
+				c.add(kn, kp, "download %q: want current, none or an alias from resources.pipelines", src)
+			}
 			inputs["buildType"] = "specific"
 			inputs["pipeline"] = src
 			inputs["targetPath"] = "$(Pipeline.Workspace)/" + src
