@@ -53,6 +53,14 @@ func compile(fsys fs.FS, file string, opts *Options) (*plan.Plan, ErrorList) {
 		parsed:    map[string]*expr.Expr{},
 		overrides: map[string]bool{},
 	}
+	if !fs.ValidPath(file) {
+		e.add(filePos, "", "pipeline file name %q is not a slash-separated path inside the repository", file)
+		return nil, e.list
+	}
+	if _, err := fs.Stat(fsys, file); err != nil {
+		e.add(plan.Pos{File: file}, "", "pipeline file not found: pass the pipeline file with -f")
+		return nil, e.list
+	}
 	root, err := x.load(fsys, location{path: file})
 	if err != nil {
 		var pe *Error
@@ -417,10 +425,20 @@ func (c *compiler) stages(items []*Node, pool *plan.Pool) []plan.Stage {
 			out[i].DependsOn = []string{out[i-1].Name}
 		}
 	}
+	canonical := map[string]string{}
+	for _, st := range out {
+		canonical[strings.ToLower(st.Name)] = st.Name
+	}
 	deps := map[string][]string{}
 	order := make([]string, len(out))
-	for i, st := range out {
+	for i := range out {
+		st := &out[i]
 		order[i] = st.Name
+		for j, dep := range st.DependsOn {
+			if name, ok := canonical[strings.ToLower(dep)]; ok {
+				st.DependsOn[j] = name
+			}
+		}
 		deps[st.Name] = st.DependsOn
 		for j, dep := range st.DependsOn {
 			if _, ok := names[strings.ToLower(dep)]; !ok {

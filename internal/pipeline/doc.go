@@ -18,7 +18,8 @@
 //     host;
 //   - SMI traffic split (KubernetesManifest trafficSplitMethod: smi): the
 //     canary is routed by replica count instead;
-//   - script steps in agentless (pool: server) jobs or hooks.
+//   - script steps in agentless (pool: server) jobs or hooks;
+//   - rolling deployments (batches of virtual machines): the hooks run once.
 //
 // Parsed and rejected with an error naming the feature: resources.builds,
 // resources.packages, resources.webhooks, reviewApp steps and matrices from

@@ -416,6 +416,7 @@ func (c *compiler) deployment(it *Node, jp string, pool *plan.Pool) *compiledJob
 			add(hook(plan.HookPostRouteTraffic, inc))
 		}
 	case "rolling":
+		c.warn(s, joinPath(sp, "rolling"), "rolling deployments go to virtual machines in batches; Conveyor has no virtual machine targets and runs the hooks once, with maxParallel recorded")
 		if mp := body.Get("maxParallel"); mp != nil {
 			j.MaxParallel = c.str(mp, joinPath(bp, "maxParallel"))
 			v := strings.TrimSuffix(j.MaxParallel, "%")

@@ -12,8 +12,9 @@ import (
 
 // Parameter types, as the YAML schema names them.
 var paramTypes = []string{
-	"string", "number", "boolean", "object",
+	"string", "stringList", "number", "boolean", "object",
 	"step", "stepList", "job", "jobList", "deployment", "deploymentList", "stage", "stageList",
+	"environment", "filePath", "pool", "secureFile", "serviceConnection",
 }
 
 // paramDecl is one declared parameter of a pipeline or template.
@@ -88,8 +89,16 @@ func (x *expander) paramDecls(n *Node, p string, root bool) []paramDecl {
 			continue
 		}
 		seen[d.name] = true
-		if root && !d.hasDefault {
-			x.errs.add(it.Pos, ip, "runtime parameter %q needs a default", d.name)
+		if root && !d.hasDefault && len(d.values) > 0 {
+			// Without a default, a runtime parameter takes its first value.
+			d.def, d.hasDefault = d.values[0], true
+			if d.typ == "stringList" {
+				d.def = &Node{Kind: SequenceNode, Pos: d.values[0].Pos, Items: []*Node{d.values[0]}}
+			}
+		}
+		if d.hasDefault && containsTemplate(d.def) {
+			x.errs.add(d.def.Pos, joinPath(ip, "default"), "default of parameter %q must be a literal, not a ${{ }} expression", d.name)
+			d.def = &Node{Kind: NullNode, Pos: d.def.Pos}
 		}
 		if d.hasDefault && !d.def.IsNull() {
 			if _, err := x.coerce(d, d.def); err != nil {
@@ -189,7 +198,8 @@ func (x *expander) bindRuntime(decls []paramDecl, given map[string]string, file 
 		s, ok := byName[d.name]
 		if !ok {
 			if !d.hasDefault {
-				continue // reported with the declaration
+				x.errs.add(d.pos, "parameters."+d.name, "runtime parameter %q has no default: pass a value with --param %s=VALUE", d.name, d.name)
+				continue
 			}
 			val, err := x.coerce(d, d.def)
 			if err == nil {
@@ -199,7 +209,7 @@ func (x *expander) bindRuntime(decls []paramDecl, given map[string]string, file 
 		}
 		n := scalar(s, plan.Pos{File: file})
 		switch d.typ {
-		case "object", "", "step", "stepList", "job", "jobList", "deployment", "deploymentList", "stage", "stageList":
+		case "object", "", "pool", "stringList", "step", "stepList", "job", "jobList", "deployment", "deploymentList", "stage", "stageList":
 			parsed, err := parseYAML(file, []byte(s))
 			if err != nil {
 				x.errs.add(d.pos, "parameters."+d.name, "--param %s: invalid YAML value: %v", d.name, err)
@@ -223,7 +233,37 @@ func (x *expander) bindRuntime(decls []paramDecl, given map[string]string, file 
 func (x *expander) coerce(d paramDecl, n *Node) (any, error) {
 	var v any
 	switch d.typ {
-	case "string":
+	case "stringList":
+		var items []*Node
+		switch n.Kind {
+		case NullNode:
+		case ScalarNode:
+			items = []*Node{n}
+		case SequenceNode:
+			items = n.Items
+		default:
+			return nil, fmt.Errorf("want a stringList (a sequence of strings), got %s", n.kindName())
+		}
+		list := make([]any, 0, len(items))
+		for _, it := range items {
+			if it.Kind != ScalarNode {
+				return nil, fmt.Errorf("want a stringList (a sequence of strings), got an item that is %s", it.kindName())
+			}
+			if err := checkValues(d, it.Value); err != nil {
+				return nil, err
+			}
+			list = append(list, it.Value)
+		}
+		return list, nil
+	case "pool":
+		if n.Kind != ScalarNode && n.Kind != MappingNode && n.Kind != NullNode {
+			return nil, fmt.Errorf("want a pool (a name or a mapping), got %s", n.kindName())
+		}
+		v = x.or.fromNode(n)
+		if n.Kind == ScalarNode {
+			v = n.Value
+		}
+	case "string", "environment", "filePath", "secureFile", "serviceConnection":
 		switch n.Kind {
 		case NullNode:
 			v = ""
@@ -287,16 +327,50 @@ func (x *expander) coerce(d paramDecl, n *Node) (any, error) {
 		if n.Kind == ScalarNode {
 			s = n.Value
 		}
-		allowed := make([]string, len(d.values))
-		for i, a := range d.values {
-			allowed[i] = a.Value
-			if a.Value == s {
-				return v, nil
-			}
+		if err := checkValues(d, s); err != nil {
+			return nil, err
 		}
-		return nil, fmt.Errorf("value %q is not allowed; allowed values: %s", s, strings.Join(allowed, ", "))
 	}
 	return v, nil
+}
+
+// checkValues checks s against a parameter's allowed values.
+func checkValues(d paramDecl, s string) error {
+	if len(d.values) == 0 {
+		return nil
+	}
+	allowed := make([]string, len(d.values))
+	for i, a := range d.values {
+		allowed[i] = a.Value
+		if a.Value == s {
+			return nil
+		}
+	}
+	return fmt.Errorf("value %q is not allowed; allowed values: %s", s, strings.Join(allowed, ", "))
+}
+
+// containsTemplate reports whether a node holds a ${{ }} expression.
+func containsTemplate(n *Node) bool {
+	if n == nil {
+		return false
+	}
+	switch n.Kind {
+	case ScalarNode:
+		return strings.Contains(n.Value, "${{")
+	case MappingNode:
+		for _, p := range n.Pairs {
+			if containsTemplate(p.Key) || containsTemplate(p.Value) {
+				return true
+			}
+		}
+	case SequenceNode:
+		for _, it := range n.Items {
+			if containsTemplate(it) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // checkKind checks that a mapping passed as a step, job, deployment or stage

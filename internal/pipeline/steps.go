@@ -222,6 +222,9 @@ func (c *compiler) step(it *Node, sp string) (plan.Step, bool) {
 		}
 		st.Kind = plan.StepCheckout
 		st.Task = ""
+		if !c.knownRepository(ref) {
+			c.add(kn, kp, "checkout %q: the repository is not declared in resources.repositories (write self, none, an alias from resources.repositories or git://project/repo@ref)", ref)
+		}
 		co := &plan.Checkout{
 			Repository:         ref,
 			Clean:              c.boolString(it.Get("clean"), joinPath(sp, "clean")),
@@ -270,6 +273,13 @@ func (c *compiler) step(it *Node, sp string) (plan.Step, bool) {
 			inputs["buildType"] = "current"
 			inputs["targetPath"] = "$(Pipeline.Workspace)"
 		} else {
+			known := false
+			for _, r := range c.plan.Resources.Pipelines {
+				known = known || strings.EqualFold(r.Alias, src)
+			}
+			if !known {
+				c.add(kn, kp, "download %q: want current, none or an alias from resources.pipelines", src)
+			}
 			inputs["buildType"] = "specific"
 			inputs["pipeline"] = src
 			inputs["targetPath"] = "$(Pipeline.Workspace)/" + src
@@ -372,4 +382,18 @@ func (c *compiler) target(n *Node, p string) *plan.Target {
 		}
 	}
 	return t
+}
+
+// knownRepository reports whether a checkout names self, an alias of
+// resources.repositories, or an inline repository (git:// or github://).
+func (c *compiler) knownRepository(ref string) bool {
+	if ref == "self" || ref == "" || strings.Contains(ref, "://") || strings.Contains(ref, "$(") {
+		return true
+	}
+	for _, r := range c.plan.Resources.Repositories {
+		if strings.EqualFold(r.Alias, ref) {
+			return true
+		}
+	}
+	return false
 }

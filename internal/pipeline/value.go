@@ -73,7 +73,11 @@ func (or origins) fromNode(n *Node) any {
 func (or origins) toNode(v any, pos plan.Pos) *Node {
 	if k := or.key(v); k != nil {
 		if n, ok := or[k]; ok {
-			return n
+			// A slice sharing its first element with the original but of
+			// another length is a new value.
+			if s, isSlice := v.([]any); !isSlice || len(s) == len(n.Items) {
+				return n
+			}
 		}
 	}
 	switch v := v.(type) {
