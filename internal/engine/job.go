@@ -182,9 +182,8 @@ func (rs *runState) runJob(st plan.Stage, j plan.Job, results map[string]store.R
 		return jobInfo{Result: rec.Result}
 	}
 
-	// Wait for a slot: the run's bound, then the matrix's.
-	rs.sem <- struct{}{}
-	defer func() { <-rs.sem }()
+	// Wait for a slot: the matrix's bound first (so that a waiting leg holds
+	// no slot of the run), then the run's.
 	if j.Expansion != nil && j.Expansion.MaxParallel > 0 {
 		rs.mu.Lock()
 		sem := rs.legSems[st.Name+"."+j.Expansion.Job]
@@ -196,6 +195,8 @@ func (rs *runState) runJob(st plan.Stage, j plan.Job, results map[string]store.R
 		sem <- struct{}{}
 		defer func() { <-sem }()
 	}
+	rs.sem <- struct{}{}
+	defer func() { <-rs.sem }()
 
 	rec := rs.record(id)
 	rec.State, rec.StartedAt = store.StateRunning, rs.e.clock.Now()
