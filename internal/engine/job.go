@@ -148,6 +148,9 @@ type jobRun struct {
 	increment int
 	checkouts int // checkout steps of the job other than none
 	timedOut  func() bool
+	// startedCanceled is true for a job that started after the run was
+	// canceled (its condition allowed it): it keeps its own result.
+	startedCanceled bool
 }
 
 // runJob evaluates a job's condition and runs it.
@@ -197,6 +200,17 @@ func (rs *runState) runJob(st plan.Stage, j plan.Job, results map[string]store.R
 	}
 	rs.sem <- struct{}{}
 	defer func() { <-rs.sem }()
+	// Canceled while waiting for a slot: the condition decides again.
+	if !g.canceled && rs.canceled() {
+		g.canceled = true
+		if ok, err := evalCondition(rs.e.eval, j.Condition, scope); err != nil || !ok {
+			rec := rs.record(id)
+			rec.State, rec.Result, rec.FinishedAt = store.StateCompleted, store.ResultSkipped, rs.e.clock.Now()
+			rs.putRecord(rec)
+			return jobInfo{Result: store.ResultSkipped}
+		}
+	}
+	startedCanceled := rs.canceled()
 
 	rec := rs.record(id)
 	rec.State, rec.StartedAt = store.StateRunning, rs.e.clock.Now()
@@ -226,6 +240,7 @@ func (rs *runState) runJob(st plan.Stage, j plan.Job, results map[string]store.R
 	jr := &jobRun{rs: rs, st: st, j: j, id: id, vars: v, status: store.ResultSucceeded,
 		outputs: map[string]string{}, secrets: map[string]bool{}, ctx: hard, soft: soft, grace: grace}
 	jr.timedOut = func() bool { return errors.Is(soft.Err(), context.DeadlineExceeded) && !rs.canceled() }
+	jr.startedCanceled = startedCanceled
 	result := jr.run()
 
 	rec = rs.record(id)
@@ -293,6 +308,10 @@ func (jr *jobRun) run() store.Result {
 	}
 	if res == store.ResultFailed && jr.j.ContinueOnError {
 		res = store.ResultSucceededWithIssues
+	}
+	// A job the cancel caught while it ran ends canceled.
+	if rs.canceled() && !jr.startedCanceled && res != store.ResultFailed {
+		res = store.ResultCanceled
 	}
 	return res
 }
