@@ -645,17 +645,16 @@ type progressView interface {
 // ttyView redraws a tree of stages, jobs and steps with their durations and
 // the last lines of the running steps' output, on a terminal.
 type ttyView struct {
-	mu       sync.Mutex
-	w        io.Writer
-	header   string
-	recs     map[string]store.Record
-	order    []string
-	tails    map[string][]string
-	drawn    int
-	dirty    bool
-	stop     chan struct{}
-	stopped  chan struct{}
-	finished bool
+	mu      sync.Mutex
+	w       io.Writer
+	header  string
+	recs    map[string]store.Record
+	order   []string
+	tails   map[string][]string
+	drawn   int
+	dirty   bool
+	stop    chan struct{}
+	stopped chan struct{}
 }
 
 const tailLines = 5
