@@ -281,3 +281,40 @@ func TestLintRejectsUnknownTask(t *testing.T) {
 		t.Errorf("lint rejected a built-in task:\n%s", out)
 	}
 }
+
+func TestRunUpdateBuildNumber(t *testing.T) {
+	r := runYAML(t, `
+name: $(Date:yyyy).$(Rev:r)
+stages:
+- stage: A
+  jobs:
+  - job: J
+    steps:
+    - checkout: none
+    - script: |
+        echo "before $(Build.BuildNumber)" | sed 's/[0-9]\{4\}\.1$/YYYY.1/'
+        echo "##vso[build.updatebuildnumber]1.2.3-custom"
+      name: set
+    - script: echo "after $(Build.BuildNumber)"
+      name: same
+- stage: B
+  jobs:
+  - job: K
+    steps:
+    - checkout: none
+    - script: echo "later $(Build.BuildNumber)"
+      name: later
+`)
+	if r.code != exitOK {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	for id, want := range map[string][]string{
+		"A.J.set":   {"before YYYY.1"},
+		"A.J.same":  {"after 1.2.3-custom"},
+		"B.K.later": {"later 1.2.3-custom"},
+	} {
+		if diff := cmp.Diff(want, r.logOf(t, id)); diff != "" {
+			t.Errorf("%s (-want +got):\n%s", id, diff)
+		}
+	}
+}

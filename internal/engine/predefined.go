@@ -4,10 +4,12 @@ import (
 	"crypto/sha1"
 	"fmt"
 	"path"
+	"regexp"
 	"runtime"
 	"strconv"
 	"strings"
 
+	"conveyor.dev/conveyor/internal/pipeline/expr"
 	"conveyor.dev/conveyor/internal/plan"
 	"conveyor.dev/conveyor/internal/store"
 	"conveyor.dev/conveyor/internal/task"
@@ -57,6 +59,11 @@ func (rs *runState) runVariables() *vars {
 	}
 	name := rs.plan.Name
 	buildNumber := rs.buildNumber(name)
+	rs.mu.Lock()
+	if rs.buildNumberSet != "" {
+		buildNumber = rs.buildNumberSet
+	}
+	rs.mu.Unlock()
 	set("Build.BuildId", strconv.FormatInt(rs.run.Number, 10))
 	set("Build.BuildNumber", buildNumber)
 	set("Build.BuildUri", "vstfs:///Build/Build/"+strconv.FormatInt(rs.run.Number, 10))
@@ -131,17 +138,31 @@ func (rs *runState) buildNumber(format string) string {
 		"sourceversion":          rs.in.Commit,
 		"teamproject":            orName(rs.in.Project, rs.in.repoName()),
 	}
-	return expandMacros(format, func(name string) (string, bool) {
-		v, ok := repl[strings.ToLower(name)]
-		if ok {
-			return v, true
+	return buildNumberToken.ReplaceAllStringFunc(format, func(tok string) string {
+		name := tok[2 : len(tok)-1]
+		kind, arg, hasArg := strings.Cut(name, ":")
+		if hasArg {
+			switch strings.ToLower(kind) {
+			case "rev":
+				if strings.Trim(arg, "r") == "" {
+					return fmt.Sprintf("%0*d", len(arg), rs.run.Number)
+				}
+			case "date", "year":
+				return expr.FormatDate(t, arg)
+			}
+		}
+		if v, ok := repl[strings.ToLower(name)]; ok {
+			return v
 		}
 		if x, ok := rs.planVar(name); ok {
-			return x, true
+			return x
 		}
-		return "", false
+		return tok
 	})
 }
+
+// buildNumberToken matches $(token) in a run-name format.
+var buildNumberToken = regexp.MustCompile(`\$\([^()]+\)`)
 
 // planVar looks a pipeline-level variable up by name.
 func (rs *runState) planVar(name string) (string, bool) {

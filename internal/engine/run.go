@@ -77,6 +77,8 @@ type runState struct {
 	records   map[string]*store.Record
 	sem       chan struct{}
 	legSems   map[string]chan struct{}
+	// buildNumberSet is the build number set by ##vso[build.updatebuildnumber].
+	buildNumberSet string
 	// counterValues are this run's counter() values by prefix.
 	counterValues map[string]int64
 }

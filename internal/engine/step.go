@@ -51,6 +51,8 @@ type pendingStep struct {
 	prepend  []string
 	complete store.Result
 	issues   []store.Issue
+	// buildNumber is set by ##vso[build.updatebuildnumber].
+	buildNumber string
 }
 
 // runStep runs one step of the job, with its condition, retries, timeout
@@ -307,6 +309,10 @@ func (jr *jobRun) apply(s plan.Step, name string, pend *pendingStep) {
 			jr.issues = append(jr.issues, store.Issue{Type: store.IssueWarning, Message: fmt.Sprintf("variable %s is read-only and was not changed", v.Name)})
 		}
 	}
+	if pend.buildNumber != "" {
+		jr.vars.force(variable{Name: "Build.BuildNumber", Value: pend.buildNumber, Readonly: true})
+		jr.vars.force(variable{Name: "Pipeline.RunName", Value: pend.buildNumber, Readonly: true})
+	}
 	// Later prepends come first on PATH.
 	for _, d := range pend.prepend {
 		jr.prepend = append([]string{d}, jr.prepend...)
@@ -451,6 +457,17 @@ func (jr *jobRun) handleCommand(s plan.Step, c Command, pend *pendingStep, write
 			return
 		}
 		rs.addSummary(rs.mask(string(data)))
+	case "build.updatebuildnumber":
+		n := strings.TrimSpace(c.Data)
+		if n == "" {
+			return
+		}
+		rs.mu.Lock()
+		rs.buildNumberSet = n
+		rs.mu.Unlock()
+		pend.mu.Lock()
+		pend.buildNumber = n
+		pend.mu.Unlock()
 	case "task.setprogress", "task.debug":
 	default:
 		// Unknown commands are kept visible so the user sees them.
