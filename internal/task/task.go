@@ -151,17 +151,27 @@ func (e *Env) Logf(format string, a ...any) {
 	}
 }
 
-// registry maps Name@Major (lower case) to the built-in tasks.
-var registry = map[string]Task{
-	"cmdline@2":                   Func(runCmdLine),
-	"bash@3":                      Func(runBash),
-	"publishpipelineartifact@1":   Func(runPublishPipelineArtifact),
-	"downloadpipelineartifact@2":  Func(runDownloadPipelineArtifact),
-	"publishtestresults@2":        Func(runPublishTestResults),
-	"copyfiles@2":                 Func(runCopyFiles),
-	"archivefiles@2":              Func(runArchiveFiles),
-	strings.ToLower(CheckoutTask): Func(runCheckout),
+// builtins lists the built-in tasks by their canonical Name@Major. A new
+// task adds one line here (and its file).
+var builtins = map[string]Task{
+	"CmdLine@2":                  Func(runCmdLine),
+	"Bash@3":                     Func(runBash),
+	"PublishPipelineArtifact@1":  Func(runPublishPipelineArtifact),
+	"DownloadPipelineArtifact@2": Func(runDownloadPipelineArtifact),
+	"PublishTestResults@2":       Func(runPublishTestResults),
+	"CopyFiles@2":                Func(runCopyFiles),
+	"ArchiveFiles@2":             Func(runArchiveFiles),
+	CheckoutTask:                 Func(runCheckout),
 }
+
+// registry maps lower-case Name@Major to the built-in tasks.
+var registry = func() map[string]Task {
+	m := make(map[string]Task, len(builtins))
+	for name, t := range builtins {
+		m[strings.ToLower(name)] = t
+	}
+	return m
+}()
 
 // CheckoutTask is the internal task the engine runs for a checkout step. It
 // is not a name users write: Known reports false for it.
@@ -176,7 +186,7 @@ func Lookup(name string) (Task, bool) {
 // Known reports whether name is a built-in task users may write in a
 // pipeline.
 func Known(name string) bool {
-	if strings.HasPrefix(name, "__") {
+	if strings.HasPrefix(strings.TrimSpace(name), "__") {
 		return false
 	}
 	_, ok := Lookup(name)
@@ -186,8 +196,12 @@ func Known(name string) bool {
 // Names lists the user-visible built-in tasks, sorted, with their canonical
 // spelling.
 func Names() []string {
-	out := []string{"CmdLine@2", "Bash@3", "PublishPipelineArtifact@1", "DownloadPipelineArtifact@2",
-		"PublishTestResults@2", "CopyFiles@2", "ArchiveFiles@2"}
+	var out []string
+	for name := range builtins {
+		if !strings.HasPrefix(name, "__") {
+			out = append(out, name)
+		}
+	}
 	sort.Strings(out)
 	return out
 }
