@@ -7,6 +7,7 @@ package executortest
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -38,6 +39,7 @@ func Run(t *testing.T, newExecutor func(t *testing.T) Executor) {
 		{"ExitCodeIsAStepFailure", testExitCode},
 		{"UnknownTaskIsAnError", testUnknownTask},
 		{"CancelKillsTheProcessGroup", testCancel},
+		{"BackgroundProcessLivesUntilJobEnds", testBackgroundProcess},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newExecutor(t)) })
 	}
@@ -49,7 +51,11 @@ type lines struct {
 }
 
 func (l *lines) add(_ time.Time, s string) { l.mu.Lock(); l.all = append(l.all, s); l.mu.Unlock() }
-func (l *lines) get() []string           { l.mu.Lock(); defer l.mu.Unlock(); return append([]string(nil), l.all...) }
+func (l *lines) get() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]string(nil), l.all...)
+}
 
 func start(t *testing.T, e Executor, job string) executor.Job {
 	t.Helper()
@@ -148,5 +154,44 @@ func testCancel(t *testing.T, e Executor) {
 	}
 	if d := time.Since(begin); d > 30*time.Second {
 		t.Errorf("cancel took %v: the group should be killed after the grace period", d)
+	}
+}
+
+// testBackgroundProcess checks that a process a step leaves running serves
+// the next step of the job and is gone once the job is closed.
+func testBackgroundProcess(t *testing.T, e Executor) {
+	j, err := e.StartJob(t.Context(), executor.JobSpec{RunID: "run1", Pipeline: "suite", JobID: "S.BG"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pidFile := filepath.Join(t.TempDir(), "pid")
+	var out lines
+	res, err := j.RunStep(t.Context(), script("S.BG.start", "sleep 300 > /dev/null 2>&1 &\necho $! > "+pidFile, &out))
+	if err != nil || res.Status != task.Succeeded {
+		t.Fatalf("start: %+v %v", res, err)
+	}
+	res, err = j.RunStep(t.Context(), script("S.BG.check", "kill -0 $(cat "+pidFile+") && echo alive", &out))
+	if err != nil || res.Status != task.Succeeded {
+		t.Fatalf("the background process did not outlive its step: %+v %v %v", res, err, out.get())
+	}
+	if err := j.Close(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(pidFile)
+	pid := 0
+	fmt.Sscan(string(b), &pid)
+	// SIGKILL takes effect asynchronously: poll (bounded) until the process
+	// is gone or a zombie.
+	deadline := time.Now().Add(10 * time.Second)
+	for pid > 0 {
+		st, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil || strings.Contains(string(st), ") Z ") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Errorf("process %d still runs after the job closed: %s", pid, st)
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -62,6 +63,16 @@ type Job struct {
 	e    *Executor
 	dirs task.Dirs
 	lock *os.File
+
+	mu     sync.Mutex
+	groups []int // process groups of the job's steps
+}
+
+// track remembers a step's process group for the clean-up at Close.
+func (j *Job) track(pgid int) {
+	j.mu.Lock()
+	j.groups = append(j.groups, pgid)
+	j.mu.Unlock()
 }
 
 var _ executor.Job = (*Job)(nil)
@@ -182,8 +193,15 @@ func maxInt(a, b int) int {
 // Dirs returns the job's workspace.
 func (j *Job) Dirs() task.Dirs { return j.dirs }
 
-// Close releases the workspace lock and removes the job's temp directory.
+// Close kills the processes the job's steps left running, removes the
+// job's temp directory and releases the workspace.
 func (j *Job) Close(context.Context) error {
+	j.mu.Lock()
+	for _, g := range j.groups {
+		_ = syscall.Kill(-g, syscall.SIGKILL)
+	}
+	j.groups = nil
+	j.mu.Unlock()
 	_ = os.RemoveAll(j.dirs.Temp)
 	return j.lock.Close()
 }
@@ -213,7 +231,7 @@ func (j *Job) RunStep(ctx context.Context, s executor.Step) (task.Result, error)
 		if c.Env == nil {
 			c.Env = env.Environ
 		}
-		return runProcess(ctx, c, s.KillGrace, s.Output, j.e.now)
+		return runProcess(ctx, c, s.KillGrace, s.Output, j.e.now, j.track)
 	}
 	res, err := t.Run(ctx, env)
 	out.flush()

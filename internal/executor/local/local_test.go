@@ -24,7 +24,11 @@ type lines struct {
 }
 
 func (l *lines) add(_ time.Time, s string) { l.mu.Lock(); l.all = append(l.all, s); l.mu.Unlock() }
-func (l *lines) get() []string           { l.mu.Lock(); defer l.mu.Unlock(); return append([]string(nil), l.all...) }
+func (l *lines) get() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]string(nil), l.all...)
+}
 
 func startJob(t *testing.T, e *Executor, pipeline, clean string) executor.Job {
 	t.Helper()

@@ -19,11 +19,16 @@ import (
 // maxLine is the longest line passed on whole; longer lines are split.
 const maxLine = 1 << 20
 
+// pipeLinger is how long output is still read after a step's process exits
+// while a background process it started keeps the pipe open.
+const pipeLinger = 2 * time.Second
+
 // runProcess runs c in its own process group, passing each output line to
-// emit. When ctx ends the group gets SIGTERM, then SIGKILL after grace. When
-// the process exits, whatever is left of its group is killed (as Azure's
-// agent cleans up a step's orphans).
-func runProcess(ctx context.Context, c task.Command, grace time.Duration, emit func(time.Time, string), now func() time.Time) (task.ExitStatus, error) {
+// emit. When ctx ends the group gets SIGTERM, then SIGKILL after grace.
+// Processes the step leaves running in the background live on (a later step
+// may use them); started is told each group so the job can kill what is left
+// when it ends, as Azure's agent cleans up orphans at the end of a job.
+func runProcess(ctx context.Context, c task.Command, grace time.Duration, emit func(time.Time, string), now func() time.Time, started func(pgid int)) (task.ExitStatus, error) {
 	path, err := exec.LookPath(c.Path)
 	if err != nil {
 		for _, kv := range c.Env {
@@ -85,6 +90,9 @@ func runProcess(ctx context.Context, c task.Command, grace time.Duration, emit f
 		}()
 	}
 	pgid := cmd.Process.Pid
+	if started != nil {
+		started(pgid)
+	}
 	done := make(chan struct{})
 	var killed bool
 	var killMu sync.Mutex
@@ -108,20 +116,21 @@ func runProcess(ctx context.Context, c task.Command, grace time.Duration, emit f
 	}()
 	werr := cmd.Wait()
 	close(done)
-	// Kill what is left of the group so that no orphan holds the pipes.
-	_ = syscall.Kill(-pgid, syscall.SIGKILL)
+	// Background processes may hold the pipes open: read what they write
+	// for a moment, then let go of the pipes.
 	readersDone := make(chan struct{})
 	go func() { readers.Wait(); close(readersDone) }()
+	t := time.NewTimer(pipeLinger)
 	select {
 	case <-readersDone:
-	case <-time.After(5 * time.Second):
-		// A process left the group (setsid) and holds the pipe: stop reading.
+	case <-t.C:
 		outR.Close()
 		if errR != nil {
 			errR.Close()
 		}
 		<-readersDone
 	}
+	t.Stop()
 	outR.Close()
 	if errR != nil {
 		errR.Close()
