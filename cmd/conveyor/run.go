@@ -10,8 +10,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -19,6 +21,7 @@ import (
 	"conveyor.dev/conveyor/internal/engine"
 	"conveyor.dev/conveyor/internal/executor/local"
 	"conveyor.dev/conveyor/internal/pipeline"
+	"conveyor.dev/conveyor/internal/plan"
 	"conveyor.dev/conveyor/internal/store"
 	"conveyor.dev/conveyor/internal/task"
 )
@@ -149,6 +152,26 @@ func runPipeline(ctx context.Context, stdout, stderr io.Writer, o runOptions) er
 			}
 		}
 	}
+	requester, _ := gitOutput(root, "config", "user.name")
+	email, _ := gitOutput(root, "config", "user.email")
+	ev := store.EventPush
+	switch o.event {
+	case pipeline.EventPR:
+		ev = store.EventPR
+	case pipeline.EventManual:
+		ev = store.EventManual
+	}
+	return executePlan(ctx, stdout, stderr, o, data, p, engine.Input{
+		Pipeline: repoName, Repository: root, RepositoryName: repoName, Commit: commit, Branch: branch,
+		Event: ev, TargetBranch: target, Variables: vars, Params: params,
+		RequestedFor: requester, RequestedForEmail: email,
+	})
+}
+
+// executePlan runs a compiled plan with the SQLite store and the local
+// executor of the data folder, shows progress, and turns the result into an
+// exit code.
+func executePlan(ctx context.Context, stdout, stderr io.Writer, o runOptions, data string, p *plan.Plan, in engine.Input) error {
 	st, err := store.Open(ctx, filepath.Join(data, "conveyor.db"))
 	if err != nil {
 		return err
@@ -166,7 +189,11 @@ func runPipeline(ctx context.Context, stdout, stderr io.Writer, o runOptions) er
 	if isTerminal(viewOut) {
 		view = newTTYView(viewOut)
 	}
-	opts := []engine.Option{engine.WithObserver(view), engine.WithCounters(engine.NewFileCounters(filepath.Join(data, "counters.json"))), engine.WithLogger(slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))}
+	opts := []engine.Option{
+		engine.WithObserver(view),
+		engine.WithCounters(engine.NewFileCounters(filepath.Join(data, "counters.json"))),
+		engine.WithLogger(slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))),
+	}
 	if o.maxParallel > 0 {
 		opts = append(opts, engine.WithMaxParallel(o.maxParallel))
 	}
@@ -174,20 +201,7 @@ func runPipeline(ctx context.Context, stdout, stderr io.Writer, o runOptions) er
 	if err != nil {
 		return err
 	}
-	requester, _ := gitOutput(root, "config", "user.name")
-	email, _ := gitOutput(root, "config", "user.email")
-	ev := store.EventPush
-	switch o.event {
-	case pipeline.EventPR:
-		ev = store.EventPR
-	case pipeline.EventManual:
-		ev = store.EventManual
-	}
-	out, err := eng.Run(ctx, p, engine.Input{
-		Pipeline: repoName, Repository: root, RepositoryName: repoName, Commit: commit, Branch: branch,
-		Event: ev, TargetBranch: target, Variables: vars, Params: params,
-		RequestedFor: requester, RequestedForEmail: email,
-	})
+	out, err := eng.Run(ctx, p, in)
 	if err != nil {
 		return err
 	}
@@ -623,9 +637,70 @@ func newRunsCmd() *cobra.Command {
 		},
 	}
 	logs.Flags().StringVar(&record, "record", "", "only the step with this record ID (e.g. Build.Job1.step2)")
-	cmd.AddCommand(list, show, logs,
-		stub("cancel RUN", "Cancel a run"),
-		stub("retry RUN", "Retry a run"))
+	cancel := &cobra.Command{
+		Use:   "cancel RUN",
+		Short: "Cancel a run (a local run is sent SIGINT, as Ctrl-C does)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			st, err := openLocalStore(ctx, data)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			if _, err := st.ReconcileOrphans(ctx, store.LocalOwnerAlive); err != nil {
+				return err
+			}
+			r, err := findRun(ctx, st, args[0])
+			if err != nil {
+				return err
+			}
+			if r.State == store.StateCompleted {
+				return &exitError{code: exitBadUser, err: fmt.Errorf("run %s already ended: %s", r.ID, r.Result)}
+			}
+			pid, host, _ := strings.Cut(r.Owner, "@")
+			local, _ := os.Hostname()
+			n, err := strconv.Atoi(pid)
+			if host != local || err != nil {
+				return &exitError{code: exitBadUser, err: fmt.Errorf("run %s is executed by %s, not by a process of this machine: cancel it on its server", r.ID, r.Owner)}
+			}
+			if err := syscall.Kill(n, syscall.SIGINT); err != nil {
+				return fmt.Errorf("cancel run %s: signal process %d: %w", r.ID, n, err)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "run %s: cancel requested\n", r.ID)
+			return nil
+		},
+	}
+	retry := &cobra.Command{
+		Use:   "retry RUN",
+		Short: "Run a run's plan again, on the same commit, as a new run",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			d, err := dataDir(data)
+			if err != nil {
+				return err
+			}
+			st, err := openLocalStore(ctx, data)
+			if err != nil {
+				return err
+			}
+			r, err := findRun(ctx, st, args[0])
+			st.Close()
+			if err != nil {
+				return err
+			}
+			var p plan.Plan
+			if err := json.Unmarshal(r.Plan, &p); err != nil {
+				return fmt.Errorf("retry run %s: its plan: %w", r.ID, err)
+			}
+			return executePlan(ctx, cmd.OutOrStdout(), cmd.ErrOrStderr(), runOptions{output: output}, d, &p, engine.Input{
+				Pipeline: r.Pipeline, Repository: r.Repository, Commit: r.Commit, Branch: r.Branch,
+				Event: r.Event, Variables: r.Variables, Params: r.Params,
+			})
+		},
+	}
+	cmd.AddCommand(list, show, logs, cancel, retry)
 	return cmd
 }
 

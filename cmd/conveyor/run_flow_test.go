@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"slices"
@@ -316,5 +317,32 @@ stages:
 		if diff := cmp.Diff(want, r.logOf(t, id)); diff != "" {
 			t.Errorf("%s (-want +got):\n%s", id, diff)
 		}
+	}
+}
+
+func TestRunsRetry(t *testing.T) {
+	repo := writeRepo(t, "app", map[string]string{"azure-pipelines.yml": "steps:\n- script: cat src.txt\n  name: show\n", "src.txt": "v1\n"})
+	data := t.TempDir()
+	first := runIn(t, t.Context(), repo, "--data", data)
+	if first.code != exitOK {
+		t.Fatalf("first run: exit %d %s", first.code, first.stderr)
+	}
+	// A new commit does not change what the retry builds.
+	os.WriteFile(filepath.Join(repo, "src.txt"), []byte("v2\n"), 0o644)
+	testGit(t, repo, "commit", "-qam", "v2")
+	text, code := cli(t, "runs", "retry", first.summary.RunID, "--data", data, "--output", "json")
+	if code != 0 {
+		t.Fatalf("retry: exit %d\n%s", code, text)
+	}
+	var s runSummary
+	if err := json.Unmarshal([]byte(text[max(0, strings.Index(text, "{\n  \"runId\"")):]), &s); err != nil {
+		t.Fatalf("retry output: %v\n%s", err, text)
+	}
+	again := runResult{summary: s, data: data}
+	if s.Number != 2 || s.Result != store.ResultSucceeded {
+		t.Errorf("retry run #%d %s", s.Number, s.Result)
+	}
+	if diff := cmp.Diff([]string{"v1"}, again.logOf(t, "__default.Job.show")); diff != "" {
+		t.Errorf("retry built another commit (-want +got):\n%s", diff)
 	}
 }

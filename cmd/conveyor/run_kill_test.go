@@ -195,3 +195,46 @@ steps:
 		t.Errorf("result %s, steps %v; want canceled, long canceled, cleanup succeeded", s.Result, got)
 	}
 }
+
+func TestRunsCancel(t *testing.T) {
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "ready")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	repo := writeRepo(t, "app", map[string]string{"azure-pipelines.yml": `
+steps:
+- checkout: none
+- script: |
+    echo ready > ` + fifo + `
+    sleep 600
+  name: long
+`})
+	data := filepath.Join(dir, "data")
+	cmd := exec.Command(os.Args[0], "run", "-f", filepath.Join(repo, "azure-pipelines.yml"), "--data", data)
+	cmd.Env = append(os.Environ(), "CONVEYOR_TEST_MAIN=1")
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := os.ReadFile(fifo); err != nil || string(b) != "ready\n" {
+		t.Fatalf("ready: %v %q", err, b)
+	}
+	text, code := cli(t, "runs", "cancel", "1", "--data", data)
+	if code != 0 {
+		t.Fatalf("runs cancel: exit %d: %s", code, text)
+	}
+	err := cmd.Wait()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != exitFailed {
+		t.Fatalf("conveyor run: %v, want exit %d\n%s", err, exitFailed, out.String())
+	}
+	text, _ = cli(t, "runs", "list", "--data", data)
+	if !strings.Contains(text, "canceled") {
+		t.Errorf("runs list after cancel:\n%s", text)
+	}
+	if text, code := cli(t, "runs", "cancel", "1", "--data", data); code != exitBadUser {
+		t.Errorf("canceling an ended run: exit %d: %s", code, text)
+	}
+}
