@@ -82,8 +82,10 @@ func TestFailurePropagation(t *testing.T) {
 func TestContinueOnErrorAndRetry(t *testing.T) {
 	h := newHarness(t)
 	counter := filepath.Join(t.TempDir(), "count")
-	coe := script("coe", "exit 1")
+	coeCounter := filepath.Join(t.TempDir(), "coe")
+	coe := script("coe", "echo x >> "+coeCounter+"; exit 1")
 	coe.ContinueOnError = true
+	coe.RetryCountOnTaskFailure = 1
 	retry := script("retry", "n=$(cat "+counter+" 2>/dev/null || echo 0); n=$((n+1)); echo $n > "+counter+"; echo attempt $n; [ $n -ge 3 ]")
 	retry.RetryCountOnTaskFailure = 3
 	out, recs := h.run(single(job("J", coe, retry, script("next", "echo next"))))
@@ -95,6 +97,9 @@ func TestContinueOnErrorAndRetry(t *testing.T) {
 	}
 	if out.Result != store.ResultSucceededWithIssues {
 		t.Errorf("run result %s, want succeededWithIssues", out.Result)
+	}
+	if b, _ := os.ReadFile(coeCounter); string(b) != "x\nx\n" {
+		t.Errorf("a continueOnError step with a retry ran %q times, want twice", b)
 	}
 	if got := recs["__default.J.retry"].Attempt; got != 3 {
 		t.Errorf("retry attempts = %d, want 3", got)

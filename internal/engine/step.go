@@ -117,7 +117,7 @@ func (jr *jobRun) runStep(s plan.Step, parentID string, index int) {
 		}
 		rec.Attempt = attempt
 		var pend *pendingStep
-		result, pend = jr.attempt(rec, s, taskName, expIn, env)
+		result, pend = jr.attempt(rec, s, taskName, expIn, env, attempt == attempts)
 		if result != store.ResultFailed || attempt == attempts || jr.canceled() || jr.ctx.Err() != nil {
 			jr.apply(s, name, pend)
 			break
@@ -157,7 +157,9 @@ func (jr *jobRun) finishStep(rec store.Record, result store.Result, issues ...st
 }
 
 // attempt runs one attempt of a step and records it.
-func (jr *jobRun) attempt(rec store.Record, s plan.Step, taskName string, inputs, env map[string]string) (store.Result, *pendingStep) {
+// The result is the step's own (Failed stays Failed); the record of the
+// last attempt shows a failure under continueOnError as SucceededWithIssues.
+func (jr *jobRun) attempt(rec store.Record, s plan.Step, taskName string, inputs, env map[string]string, last bool) (store.Result, *pendingStep) {
 	rs := jr.rs
 	pend := &pendingStep{}
 	rec.State, rec.StartedAt = store.StateRunning, rs.e.clock.Now()
@@ -242,8 +244,9 @@ func (jr *jobRun) attempt(rec store.Record, s plan.Step, taskName string, inputs
 	}
 	issues = append(pend.issues, issues...)
 	pend.mu.Unlock()
-	if result == store.ResultFailed && s.ContinueOnError {
-		result = store.ResultSucceededWithIssues
+	recResult := result
+	if result == store.ResultFailed && s.ContinueOnError && last {
+		recResult = store.ResultSucceededWithIssues
 	}
 	if err := lw.Close(); err != nil {
 		rs.e.log.Error("close step log", slog.String("run", rs.run.ID), slog.String("step", rec.ID), slog.Any("err", err))
@@ -251,7 +254,7 @@ func (jr *jobRun) attempt(rec store.Record, s plan.Step, taskName string, inputs
 	rec.LogLines = lines
 	rec.Issues = nil
 	rec.ErrorCount, rec.WarningCount = 0, 0
-	rec.State, rec.Result, rec.FinishedAt = store.StateCompleted, result, rs.e.clock.Now()
+	rec.State, rec.Result, rec.FinishedAt = store.StateCompleted, recResult, rs.e.clock.Now()
 	for _, is := range issues {
 		rec.Issues = append(rec.Issues, is)
 		if is.Type == store.IssueError {
