@@ -14,6 +14,10 @@ import (
 func TestRunPredefinedVariablesAndSecrets(t *testing.T) {
 	r := runYAML(t, `
 variables:
+- name: outDir
+  value: $(Build.ArtifactStagingDirectory)/out-$(later)
+- name: later
+  value: L
 - name: plainVar
   value: plain-value
 - name: locked
@@ -36,6 +40,7 @@ jobs:
       test -d "$(Agent.TempDirectory)" && test -d "$AGENT_TOOLSDIRECTORY" && echo "agent dirs"
       test "$(Pipeline.Workspace)" = "$(Agent.BuildDirectory)" && echo "workspace"
       echo "plain=$PLAINVAR version=$(Build.SourceVersion)"
+      test "$(outDir)" = "$BUILD_ARTIFACTSTAGINGDIRECTORY/out-L" && test "$OUTDIR" = "$(outDir)" && echo "nested macros"
       test -f src/main.txt && echo "checked out"
     name: show
   - script: |
@@ -69,6 +74,9 @@ jobs:
 	}
 	if !strings.HasPrefix(show[len(want)], "plain=plain-value version=") || len(show[len(want)]) != len("plain=plain-value version=")+40 {
 		t.Errorf("plain variable / source version line: %q", show[len(want)])
+	}
+	if show[len(show)-2] != "nested macros" {
+		t.Errorf("a variable naming another variable or a workspace directory: %q", show[len(show)-2])
 	}
 	if show[len(show)-1] != "checked out" {
 		t.Errorf("checkout: last line %q", show[len(show)-1])

@@ -296,6 +296,7 @@ func (jr *jobRun) run() store.Result {
 			Message: "the job's container and services are not started by this executor: its steps run on the host"})
 	}
 	jobVariables(jr.vars, jr.st, jr.j, jr.dirs, jr.id, 1)
+	jr.vars.resolve()
 
 	if jr.j.Kind == plan.KindDeployment {
 		jr.runHooks()

@@ -133,3 +133,25 @@ func validMacroName(name string) bool {
 	}
 	return true
 }
+
+// resolve expands the macros left in variable values once every variable of
+// the job is known (a value may name a variable defined after it, or a
+// workspace directory known only when the job starts).
+func (v *vars) resolve() {
+	for round := 0; round < 5; round++ {
+		changed := false
+		for k, x := range v.m {
+			if x.Output || !strings.Contains(x.Value, "$(") {
+				continue
+			}
+			if nv := expandMacros(x.Value, v.lookup); nv != x.Value {
+				x.Value = nv
+				v.m[k] = x
+				changed = true
+			}
+		}
+		if !changed {
+			return
+		}
+	}
+}
