@@ -26,13 +26,36 @@ func Compile(fsys fs.FS, file string, opts Options) (*plan.Plan, error) {
 
 // Lint compiles the pipeline and returns every problem found, sorted by
 // position, and the plan's warnings. The problems are empty when the
-// pipeline compiles.
+// pipeline compiles. With no event in opts, the pipeline is compiled for a
+// push and for a pull request, so that parts used only by one of them are
+// checked too.
 func Lint(fsys fs.FS, file string, opts Options) (ErrorList, []plan.Warning) {
-	p, list := compile(fsys, file, &opts)
-	if len(list) > 0 || p == nil {
-		return list, nil
+	events := []string{opts.Event}
+	if opts.Event == "" {
+		events = []string{EventPush, EventPR}
 	}
-	return nil, p.Warnings
+	var all ErrorList
+	var warnings []plan.Warning
+	seen := map[plan.Warning]bool{}
+	for _, ev := range events {
+		o := opts
+		o.Event = ev
+		p, list := compile(fsys, file, &o)
+		all = append(all, list...)
+		if p != nil {
+			for _, w := range p.Warnings {
+				if !seen[w] {
+					seen[w] = true
+					warnings = append(warnings, w)
+				}
+			}
+		}
+	}
+	all.Sort()
+	if len(all) > 0 {
+		return all, nil
+	}
+	return nil, warnings
 }
 
 func compile(fsys fs.FS, file string, opts *Options) (*plan.Plan, ErrorList) {
