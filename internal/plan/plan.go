@@ -39,6 +39,16 @@ type Plan struct {
 	// Stages in declaration order. A pipeline written without stages has one
 	// implicit stage named "__default".
 	Stages []Stage `json:"stages"`
+	// Warnings name features the pipeline uses that Conveyor parses but may
+	// not run everywhere (see the pipeline package's doc).
+	Warnings []Warning `json:"warnings,omitempty"`
+}
+
+// Warning is a note about the pipeline that does not stop it compiling.
+type Warning struct {
+	Path string `json:"path,omitempty"`
+	Msg  string `json:"msg"`
+	Pos  Pos    `json:"pos"`
 }
 
 // Variable is one variable definition. Value may hold macros and, for a
@@ -65,9 +75,12 @@ type Stage struct {
 	Variables    []Variable `json:"variables,omitempty"`
 	LockBehavior string     `json:"lockBehavior,omitempty"`
 	IsSkippable  *bool      `json:"isSkippable,omitempty"`
-	Pool         *Pool      `json:"pool,omitempty"`
-	Jobs         []Job      `json:"jobs"`
-	Pos          Pos        `json:"pos"`
+	// Trigger is "manual" for a stage that waits to be started by hand;
+	// empty means automatic.
+	Trigger string `json:"trigger,omitempty"`
+	Pool    *Pool  `json:"pool,omitempty"`
+	Jobs    []Job  `json:"jobs"`
+	Pos     Pos    `json:"pos"`
 }
 
 // Job kinds.
@@ -109,6 +122,9 @@ type Job struct {
 	Environment *Environment `json:"environment,omitempty"`
 	// Strategy is runOnce, rolling or canary.
 	Strategy string `json:"strategy,omitempty"`
+	// MaxParallel is a rolling strategy's batch size: a number of targets
+	// or a percentage such as "25%".
+	MaxParallel string `json:"maxParallel,omitempty"`
 	// Hooks are the strategy's lifecycle hooks flattened in run order; the
 	// On* hooks run last, one of them, on the result.
 	Hooks []Hook `json:"hooks,omitempty"`

@@ -1,6 +1,10 @@
 // Package task holds the built-in tasks, registered by Name@Major
 // (Bash@3, CmdLine@2, PublishPipelineArtifact@1, ...).
 //
-// A task must not import the engine; it gets what it needs through the
-// task.Env it is given.
+// A task runs one step of a job. It gets everything it needs through the
+// task.Env it is given (inputs, variables, workspace directories, a log
+// writer, a process runner and a set-variable callback), so the same task
+// runs under any executor.
+//
+// A task must not import the engine, the executors, the store or the server.
 package task

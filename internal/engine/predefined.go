@@ -1,0 +1,276 @@
+package engine
+
+import (
+	"crypto/sha1"
+	"fmt"
+	"path"
+	"regexp"
+	"runtime"
+	"strconv"
+	"strings"
+
+	"conveyor.dev/conveyor/internal/pipeline/expr"
+	"conveyor.dev/conveyor/internal/plan"
+	"conveyor.dev/conveyor/internal/store"
+	"conveyor.dev/conveyor/internal/task"
+)
+
+// refBranch returns the full ref of a branch name ("main" → refs/heads/main).
+func refBranch(b string) string {
+	if b == "" || strings.HasPrefix(b, "refs/") {
+		return b
+	}
+	return "refs/heads/" + b
+}
+
+// repoName is the repository's name: the last element of its URL or path.
+func (in Input) repoName() string {
+	if in.RepositoryName != "" {
+		return in.RepositoryName
+	}
+	n := strings.TrimSuffix(strings.TrimRight(in.Repository, "/"), ".git")
+	if i := strings.LastIndexAny(n, "/:"); i >= 0 {
+		n = n[i+1:]
+	}
+	return n
+}
+
+// runVariables are the predefined variables known when the run starts,
+// before any job has a workspace.
+func (rs *runState) runVariables() *vars {
+	in := rs.in
+	v := newVars()
+	set := func(name, value string) { v.force(variable{Name: name, Value: value, Readonly: true}) }
+	sourceBranch := refBranch(in.Branch)
+	if in.Event == store.EventPR {
+		id := in.PullRequestID
+		if id == 0 {
+			id = 1
+		}
+		sourceBranch = fmt.Sprintf("refs/pull/%d/merge", id)
+		set("System.PullRequest.PullRequestId", strconv.Itoa(id))
+		set("System.PullRequest.PullRequestNumber", strconv.Itoa(id))
+		set("System.PullRequest.SourceBranch", refBranch(in.Branch))
+		set("System.PullRequest.TargetBranch", refBranch(in.TargetBranch))
+		set("System.PullRequest.TargetBranchName", path.Base(refBranch(in.TargetBranch)))
+		set("System.PullRequest.SourceCommitId", in.Commit)
+		set("System.PullRequest.SourceRepositoryURI", in.Repository)
+		set("System.PullRequest.IsFork", "False")
+	}
+	name := rs.plan.Name
+	buildNumber := rs.buildNumber(name)
+	rs.mu.Lock()
+	if rs.buildNumberSet != "" {
+		buildNumber = rs.buildNumberSet
+	}
+	rs.mu.Unlock()
+	set("Build.BuildId", strconv.FormatInt(rs.run.Number, 10))
+	set("Build.BuildNumber", buildNumber)
+	set("Build.BuildUri", "vstfs:///Build/Build/"+strconv.FormatInt(rs.run.Number, 10))
+	set("Build.DefinitionName", in.Pipeline)
+	set("Build.DefinitionVersion", "1")
+	set("Build.QueuedBy", orName(in.RequestedFor, "conveyor"))
+	set("Build.Reason", buildReason(in.Event))
+	set("Build.RequestedFor", in.RequestedFor)
+	set("Build.RequestedForEmail", in.RequestedForEmail)
+	set("Build.RequestedForId", in.RequestedForEmail)
+	set("Build.SourceBranch", sourceBranch)
+	set("Build.SourceBranchName", path.Base(sourceBranch))
+	set("Build.SourceVersion", in.Commit)
+	set("Build.Repository.Name", in.repoName())
+	set("Build.Repository.Uri", in.Repository)
+	set("Build.Repository.Provider", "Git")
+	set("Build.Repository.ID", in.repoName())
+	set("Build.ContainerId", rs.run.ID)
+	set("Build.TriggeredBy.DefinitionName", "")
+	set("System.TeamProject", orName(in.Project, in.repoName()))
+	set("System.TeamProjectId", orName(in.Project, in.repoName()))
+	set("System.CollectionUri", "conveyor://local/")
+	set("System.TeamFoundationCollectionUri", "conveyor://local/")
+	set("System.DefinitionId", in.Pipeline)
+	set("System.DefinitionName", in.Pipeline)
+	set("System.HostType", "build")
+	set("System.PlanId", guid(rs.run.ID))
+	set("System.TimelineId", guid(rs.run.ID))
+	set("System.Debug", "false")
+	set("System.IsScheduled", strconv.FormatBool(in.Event == store.EventSchedule))
+	set("Agent.OS", agentOS())
+	set("Agent.OSArchitecture", agentArch())
+	set("Agent.Name", "conveyor")
+	set("Agent.MachineName", hostname)
+	set("Agent.Id", "1")
+	set("Agent.Version", "3.0.0")
+	set("Agent.ContainerMapping", "")
+	set("Pipeline.RunName", buildNumber)
+	return v
+}
+
+// buildNumber expands the run-name format: $(Date:yyyyMMdd), $(Rev:r),
+// $(Build.DefinitionName), $(SourceBranchName), ... Azure's default is
+// $(Date:yyyyMMdd).$(Rev:r).
+func (rs *runState) buildNumber(format string) string {
+	if format == "" {
+		format = "$(Date:yyyyMMdd).$(Rev:r)"
+	}
+	t := rs.run.CreatedAt
+	repl := map[string]string{
+		"rev:r":                  strconv.FormatInt(rs.run.Number, 10),
+		"rev:rr":                 fmt.Sprintf("%02d", rs.run.Number),
+		"rev:rrr":                fmt.Sprintf("%03d", rs.run.Number),
+		"date:yyyymmdd":          t.Format("20060102"),
+		"date:yyyy.mm.dd":        t.Format("2006.01.02"),
+		"date:yymmdd":            t.Format("060102"),
+		"year:yyyy":              t.Format("2006"),
+		"year:yy":                t.Format("06"),
+		"month":                  t.Format("01"),
+		"dayofmonth":             t.Format("02"),
+		"dayofyear":              strconv.Itoa(t.YearDay()),
+		"hours":                  t.Format("15"),
+		"minutes":                t.Format("04"),
+		"seconds":                t.Format("05"),
+		"buildid":                strconv.FormatInt(rs.run.Number, 10),
+		"build.buildid":          strconv.FormatInt(rs.run.Number, 10),
+		"definitionname":         rs.in.Pipeline,
+		"build.definitionname":   rs.in.Pipeline,
+		"sourcebranchname":       path.Base(refBranch(rs.in.Branch)),
+		"sourcebranch":           refBranch(rs.in.Branch),
+		"build.sourcebranchname": path.Base(refBranch(rs.in.Branch)),
+		"sourceversion":          rs.in.Commit,
+		"teamproject":            orName(rs.in.Project, rs.in.repoName()),
+	}
+	return buildNumberToken.ReplaceAllStringFunc(format, func(tok string) string {
+		name := tok[2 : len(tok)-1]
+		kind, arg, hasArg := strings.Cut(name, ":")
+		if hasArg {
+			switch strings.ToLower(kind) {
+			case "rev":
+				if strings.Trim(arg, "r") == "" {
+					return fmt.Sprintf("%0*d", len(arg), rs.run.Number)
+				}
+			case "date", "year":
+				return expr.FormatDate(t, arg)
+			}
+		}
+		if v, ok := repl[strings.ToLower(name)]; ok {
+			return v
+		}
+		if x, ok := rs.planVar(name); ok {
+			return x
+		}
+		return tok
+	})
+}
+
+// buildNumberToken matches $(token) in a run-name format.
+var buildNumberToken = regexp.MustCompile(`\$\([^()]+\)`)
+
+// planVar looks a pipeline-level variable up by name.
+func (rs *runState) planVar(name string) (string, bool) {
+	for _, v := range rs.plan.Variables {
+		if strings.EqualFold(v.Name, name) {
+			return v.Value, true
+		}
+	}
+	return "", false
+}
+
+// jobVariables adds the job's predefined variables once its workspace is
+// known.
+func jobVariables(v *vars, st plan.Stage, j plan.Job, d task.Dirs, jobID string, attempt int) {
+	set := func(name, value string) { v.force(variable{Name: name, Value: value, Readonly: true}) }
+	set("System.JobId", guid(jobID))
+	set("System.JobName", j.Name)
+	set("System.JobDisplayName", orName(j.DisplayName, j.Name))
+	set("System.PhaseName", j.Name)
+	set("System.PhaseDisplayName", orName(j.DisplayName, j.Name))
+	set("System.StageName", st.Name)
+	set("System.StageDisplayName", orName(st.DisplayName, st.Name))
+	set("System.StageId", guid(st.Name))
+	set("System.PhaseId", guid(jobID))
+	set("System.JobAttempt", strconv.Itoa(attempt))
+	set("System.PhaseAttempt", strconv.Itoa(attempt))
+	set("System.StageAttempt", "1")
+	set("System.JobIdentifier", jobID)
+	pos, total := 1, 1
+	if j.Expansion != nil {
+		pos, total = j.Expansion.Position, j.Expansion.Total
+	}
+	set("System.JobPositionInPhase", strconv.Itoa(pos))
+	set("System.TotalJobsInPhase", strconv.Itoa(total))
+	set("Agent.JobName", orName(j.DisplayName, j.Name))
+	set("Agent.JobStatus", "Succeeded")
+	set("Agent.BuildDirectory", d.Pipeline)
+	set("Agent.WorkFolder", d.Work)
+	set("Agent.RootDirectory", d.Work)
+	set("Agent.TempDirectory", d.Temp)
+	set("Agent.ToolsDirectory", d.Tools)
+	set("Agent.HomeDirectory", d.Work)
+	set("Pipeline.Workspace", d.Pipeline)
+	set("System.WorkFolder", d.Work)
+	set("System.DefaultWorkingDirectory", d.Sources)
+	set("System.ArtifactsDirectory", d.ArtifactStaging)
+	set("Build.SourcesDirectory", d.Sources)
+	set("Build.Repository.LocalPath", d.Sources)
+	set("Build.ArtifactStagingDirectory", d.ArtifactStaging)
+	set("Build.StagingDirectory", d.ArtifactStaging)
+	set("Build.BinariesDirectory", d.Binaries)
+	set("Common.TestResultsDirectory", d.TestResults)
+	if j.Kind == plan.KindDeployment {
+		if env := j.Environment; env != nil {
+			set("Environment.Name", env.Name)
+			set("Environment.Id", guid("env:"+env.Name))
+			set("Environment.ResourceName", env.ResourceName)
+			set("Environment.ResourceType", env.ResourceType)
+			if env.ResourceName != "" {
+				set("Environment.ResourceId", guid("res:"+env.Name+"/"+env.ResourceName))
+			}
+		}
+		set("Strategy.Name", orName(j.Strategy, "runOnce"))
+	}
+}
+
+// cycleName is Strategy.CycleName for a hook.
+func cycleName(hook string) string {
+	switch hook {
+	case plan.HookPreDeploy:
+		return "PreIteration"
+	case plan.HookOnSuccess, plan.HookOnFailure:
+		return "PostIteration"
+	}
+	return "Iteration"
+}
+
+// guid makes a stable GUID-shaped id from s.
+func guid(s string) string {
+	h := sha1.Sum([]byte(s))
+	return fmt.Sprintf("%x-%x-%x-%x-%x", h[0:4], h[4:6], h[6:8], h[8:10], h[10:16])
+}
+
+func agentOS() string {
+	switch runtime.GOOS {
+	case "linux":
+		return "Linux"
+	case "darwin":
+		return "Darwin"
+	case "windows":
+		return "Windows_NT"
+	}
+	return runtime.GOOS
+}
+
+func agentArch() string {
+	switch runtime.GOARCH {
+	case "amd64":
+		return "X64"
+	case "arm64":
+		return "ARM64"
+	case "386":
+		return "X86"
+	case "arm":
+		return "ARM"
+	}
+	return runtime.GOARCH
+}
+
+// jobStatusName is Agent.JobStatus for a job result so far.
+func jobStatusName(r store.Result) string { return depResult(r) }

@@ -1,0 +1,68 @@
+package executor
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"conveyor.dev/conveyor/internal/task"
+)
+
+// JobSpec asks a backend for the workspace of one job.
+type JobSpec struct {
+	// RunID is the run the job belongs to.
+	RunID string
+	// Pipeline identifies the pipeline; a backend that reuses workspaces
+	// between runs (as Azure's agent does) keys them by it.
+	Pipeline string
+	// JobID is the job's record id, e.g. "Build.Compile".
+	JobID string
+	// WorkspaceClean is the job's workspace.clean: "", outputs, resources
+	// or all.
+	WorkspaceClean string
+}
+
+// Step is one step handed to a Job: a task with its inputs already
+// expanded.
+type Step struct {
+	// ID is the step's record id.
+	ID string
+	// Task is the task to run, "Name@Major".
+	Task string
+	// Inputs are the task's inputs, macros expanded.
+	Inputs map[string]string
+	// Variables are the job's variables visible to the step, by name.
+	Variables map[string]string
+	// Env is added to the backend's base environment: every non-secret
+	// variable in its environment form plus the step's env mapping.
+	Env map[string]string
+	// PathPrepend lists directories prepended to PATH, first one first.
+	PathPrepend []string
+	// KillGrace is how long a process gets between SIGTERM and SIGKILL
+	// after ctx ends.
+	KillGrace time.Duration
+	// Output receives every line the step writes, with the time it was
+	// read; calls are sequential.
+	Output func(ts time.Time, line string)
+	// SetVariable is called when the task sets a variable through its Env.
+	SetVariable func(name, value string, opts task.VarOptions) error
+	// AddSummary adds text to the run summary.
+	AddSummary func(text string)
+}
+
+// Job is one job's workspace on a backend. The engine calls Dirs and
+// RunStep, one step at a time, then Close exactly once.
+type Job interface {
+	// Dirs are the job's workspace directories as the steps see them.
+	Dirs() task.Dirs
+	// RunStep runs one step to its end. A failed step is a Result; an error
+	// is an infrastructure failure (an *InfraError when the backend can
+	// tell). When ctx ends the step's processes get SIGTERM, then SIGKILL
+	// after Step.KillGrace.
+	RunStep(ctx context.Context, s Step) (task.Result, error)
+	// Close releases the workspace.
+	Close(ctx context.Context) error
+}
+
+// ErrUnknownTask is returned by RunStep for a task no backend knows.
+var ErrUnknownTask = errors.New("unknown task")
