@@ -339,7 +339,7 @@ func (e *Env) startControlPlane(ctx context.Context) error {
 		"--service-account-private-key-file=" + saKey,
 		"--root-ca-file=" + p.caFile(),
 		"--cluster-signing-cert-file=" + p.caFile(), "--cluster-signing-key-file=" + p.caKeyFile(),
-		"--controllers=*,-nodeipam,-cloud-node-lifecycle,-service-lb-controller,-node-route-controller",
+		"--controllers=*,-nodeipam",
 		"--concurrent-deployment-syncs=10", "--concurrent-replicaset-syncs=10",
 		"--profiling=false",
 		"--v=1",

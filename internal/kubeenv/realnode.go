@@ -55,8 +55,8 @@ func (e *Env) realNodePaths() realNode {
 
 // startRealNode starts containerd and a kubelet that registers the node
 // RealNodeName. Both run in a private mount namespace (created for
-// containerd, entered by the kubelet), with a private tmpfs on /run/netns,
-// so whatever they mount disappears with their processes.
+// containerd, entered by the kubelet), with private tmpfs on privateDirs, so
+// whatever they mount disappears with their processes.
 func (e *Env) startRealNode(ctx context.Context) error {
 	for _, prog := range []string{containerdBin, ctrBin, "runc", "unshare", "nsenter", "ip"} {
 		if _, err := exec.LookPath(prog); err != nil {
@@ -67,7 +67,7 @@ func (e *Env) startRealNode(ctx context.Context) error {
 		return fmt.Errorf("real node: %s/bridge is missing: install the Debian package containernetworking-plugins", cniBinDir)
 	}
 	p := e.realNodePaths()
-	for _, d := range []string{p.containerdDir, p.certsDir, p.cniConfDir, p.kubeletDir, "/run/netns"} {
+	for _, d := range []string{p.containerdDir, p.certsDir, p.cniConfDir, p.kubeletDir} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			return fmt.Errorf("real node: %w", err)
 		}
@@ -79,7 +79,7 @@ func (e *Env) startRealNode(ctx context.Context) error {
 		return fmt.Errorf("real node: %w", err)
 	}
 	containerd, err := e.startComponent("containerd", []string{"unshare", "--mount", "--propagation", "private", "--",
-		"sh", "-c", `mount -t tmpfs -o mode=0755 kubeenv-netns /run/netns && exec "$0" "$@"`,
+		"sh", "-c", privateDirsScript,
 		containerdBin, "--config", cfg, "--log-level", "warn",
 	}, nil)
 	if err != nil {
@@ -148,6 +148,7 @@ func (e *Env) startRealNode(ctx context.Context) error {
 		"--config=" + kcfg,
 		"--kubeconfig=" + kubeconfig,
 		"--root-dir=" + p.kubeletDir,
+		"--cert-dir=" + filepath.Join(p.kubeletDir, "pki"),
 		"--hostname-override=" + RealNodeName,
 		"--node-labels=" + NodeKindLabel + "=" + NodeKindReal,
 		"--v=1",
@@ -157,6 +158,23 @@ func (e *Env) startRealNode(ctx context.Context) error {
 	e.RealNode = RealNodeName
 	return nil
 }
+
+// privateDirs are the fixed host folders where containerd, its shims, the
+// CNI plugins and the kubelet keep files of their own (network namespaces,
+// shim sockets, CNI result cache, device plugin sockets). The real node's
+// mount namespace gets a private tmpfs on each, so instances do not collide
+// and nothing of theirs is left on the host (but the empty folders).
+var privateDirs = []string{"/run/netns", "/run/containerd", "/var/lib/cni", "/var/lib/kubelet"}
+
+// privateDirsScript mounts the private folders, then runs its arguments.
+var privateDirsScript = func() string {
+	var b strings.Builder
+	for _, d := range privateDirs {
+		fmt.Fprintf(&b, "mkdir -p %[1]s && mount -t tmpfs -o mode=0755 kubeenv %[1]s && ", d)
+	}
+	b.WriteString(`exec "$0" "$@"`)
+	return b.String()
+}()
 
 // TrustRegistry lets the real node pull from host (host:port) over plain
 // HTTP. Registries on 127.0.0.1 and localhost need no call: containerd uses
