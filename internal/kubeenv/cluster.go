@@ -184,20 +184,7 @@ func Down(ctx context.Context, state string) (bool, error) {
 	}
 	// Whatever the supervisor left (it may have been killed): processes,
 	// mounts, the bridge go with the folder.
-	left := &Env{Dir: filepath.Join(state, "env")}
-	var errs []error
-	if err := left.killAll(30 * time.Second); err != nil {
-		errs = append(errs, err)
-	}
-	if b, err := os.ReadFile(filepath.Join(left.Dir, "node", "bridge")); err == nil {
-		if err := deleteLink(strings.TrimSpace(string(b))); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	if err := unmountAll(state); err != nil {
-		errs = append(errs, err)
-	}
-	if err := errors.Join(errs...); err != nil {
+	if err := cleanDir(filepath.Join(state, "env"), false); err != nil {
 		return alive, fmt.Errorf("cluster %s: %w", state, err)
 	}
 	if err := os.RemoveAll(state); err != nil {

@@ -115,10 +115,16 @@ func Start(ctx context.Context, opts Options) (_ *Env, err error) {
 		}
 	}
 	if e.Dir == "" {
+		if err := sweepStale(os.TempDir()); err != nil {
+			return nil, fmt.Errorf("kubeenv: sweep environments of ended processes: %w", err)
+		}
 		if e.Dir, err = os.MkdirTemp("", "kubeenv-"); err != nil {
 			return nil, fmt.Errorf("kubeenv: %w", err)
 		}
 		e.removeDir = true
+		if err := writeOwner(e.Dir); err != nil {
+			return nil, fmt.Errorf("kubeenv: %w", err)
+		}
 	} else if err := os.MkdirAll(e.Dir, 0o755); err != nil {
 		return nil, fmt.Errorf("kubeenv: %w", err)
 	}
@@ -168,9 +174,7 @@ func (e *Env) Stop() error {
 		var errs []error
 		errs = append(errs, e.killAll(30*time.Second))
 		if e.bridge != "" {
-			if err := deleteLink(e.bridge); err != nil {
-				errs = append(errs, err)
-			}
+			errs = append(errs, deleteLink(e.bridge))
 		}
 		errs = append(errs, unmountAll(e.Dir))
 		if e.removeDir && errors.Join(errs...) == nil {
@@ -218,6 +222,24 @@ func (e *Env) DumpLogsOnFailure(t TB) {
 			t.Logf("kubeenv component logs (last 60 lines each):\n%s", e.Logs(60))
 		}
 	})
+}
+
+// RSS maps each running component to its resident memory in bytes.
+func (e *Env) RSS() map[string]int64 {
+	m := map[string]int64{}
+	for name, pid := range e.PIDs() {
+		b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+		if err != nil {
+			continue
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+				kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+				m[name] = kb * 1024
+			}
+		}
+	}
+	return m
 }
 
 // PIDs maps each running component to its process id.

@@ -131,6 +131,9 @@ func TestKwokDeployments(t *testing.T) {
 		}
 		waitDeployment(t, c, ns, "web", time.Minute, available)
 		t.Logf("3 replicas Available on kwok nodes in %v", time.Since(start))
+		for name, rss := range env.RSS() {
+			t.Logf("RSS %-24s %4d MiB", name, rss>>20)
+		}
 		pods, err := c.CoreV1().Pods(ns).List(t.Context(), metav1.ListOptions{LabelSelector: "app=web"})
 		if err != nil {
 			t.Fatal(err)

@@ -169,6 +169,12 @@ func ownedProcesses(dir string) []int {
 			}
 		}
 	}
+	// Never this process's ancestors (a shell whose command line names dir).
+	for pid := self; pid > 1; {
+		ppid := parentOf(pid)
+		delete(owned, ppid)
+		pid = ppid
+	}
 	var walk func(int)
 	walk = func(pid int) {
 		for _, c := range children[pid] {
@@ -189,6 +195,24 @@ func ownedProcesses(dir string) []int {
 	}
 	sort.Ints(pids)
 	return pids
+}
+
+// parentOf returns the parent of pid, 0 when unknown.
+func parentOf(pid int) int {
+	stat, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0
+	}
+	i := bytes.LastIndexByte(stat, ')')
+	if i < 0 {
+		return 0
+	}
+	f := strings.Fields(string(stat[i+1:]))
+	if len(f) < 2 {
+		return 0
+	}
+	ppid, _ := strconv.Atoi(f[1])
+	return ppid
 }
 
 // OwnedProcesses lists the processes still alive that belong to the

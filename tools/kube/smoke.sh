@@ -11,9 +11,8 @@ kubectl="$bin/kubectl"
 state="$(mktemp -d)"
 trap '"$conveyor" cluster down --state "$state"' EXIT
 
-start=$(date +%s.%N)
 eval "$("$conveyor" cluster up --state "$state")"
-echo "cluster up in $(echo "$(date +%s.%N) - $start" | bc 2>/dev/null || echo '?')s; KUBECONFIG=$KUBECONFIG"
+echo "KUBECONFIG=$KUBECONFIG"
 "$kubectl" get nodes -o wide
 "$kubectl" apply -f "$here/smoke.yaml"
 "$kubectl" rollout status deployment/smoke --timeout=120s
