@@ -12,9 +12,11 @@ import (
 	"net/http/httptest"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -36,8 +38,67 @@ import (
 
 var env *kubeenv.Env
 
+// supervisorEnv makes the test binary act as conveyor cluster serve.
+const supervisorEnv = "KUBEENV_TEST_SUPERVISOR_STATE"
+
 func TestMain(m *testing.M) {
+	if state := os.Getenv(supervisorEnv); state != "" {
+		ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+		err := kubeenv.Serve(ctx, state)
+		stop()
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
 	os.Exit(kubeenv.Main(m, kubeenv.Options{KwokNodes: 2, RealNode: true}, &env))
+}
+
+func TestClusterUpDown(t *testing.T) {
+	state := filepath.Join(t.TempDir(), "cluster")
+	t.Setenv(supervisorEnv, state)
+	supervisor := []string{os.Args[0], "-test.run=^$"}
+	t.Cleanup(func() { _, _ = kubeenv.Down(context.Background(), state) })
+
+	res, err := kubeenv.Up(t.Context(), state, supervisor, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("cluster up: node Ready %v after the supervisor started", res.Elapsed)
+	if res.AlreadyRunning || res.Kubeconfig != kubeenv.ClusterKubeconfig(state) {
+		t.Errorf("Up = %+v, want a fresh start with kubeconfig %s", res, kubeenv.ClusterKubeconfig(state))
+	}
+	if !kubeenv.ClusterRunning(state) {
+		t.Error("ClusterRunning = false after Up")
+	}
+	bin, err := kubeenv.BinDir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.CommandContext(t.Context(), filepath.Join(bin, "kubectl"), "--kubeconfig", res.Kubeconfig, "get", "node", kubeenv.RealNodeName,
+		"-o", `jsonpath={.status.conditions[?(@.type=="Ready")].status}`).CombinedOutput()
+	if err != nil || string(out) != "True" {
+		t.Errorf("kubectl get node %s: %v: %q, want Ready True", kubeenv.RealNodeName, err, out)
+	}
+	again, err := kubeenv.Up(t.Context(), state, supervisor, io.Discard)
+	if err != nil || !again.AlreadyRunning {
+		t.Errorf("second Up = %+v, %v; want AlreadyRunning", again, err)
+	}
+
+	was, err := kubeenv.Down(t.Context(), state)
+	if err != nil || !was {
+		t.Fatalf("Down = %v, %v; want true, nil", was, err)
+	}
+	if pids := kubeenv.OwnedProcesses(state); len(pids) > 0 {
+		t.Errorf("processes left after Down: %v", pids)
+	}
+	if _, err := os.Stat(state); !os.IsNotExist(err) {
+		t.Errorf("state %s left after Down (err %v)", state, err)
+	}
+	if was, err := kubeenv.Down(t.Context(), state); err != nil || was {
+		t.Errorf("Down again = %v, %v; want false, nil", was, err)
+	}
 }
 
 func TestVersionMatchesBuildScript(t *testing.T) {
