@@ -156,6 +156,9 @@ func Start(ctx context.Context, opts Options) (_ *Env, err error) {
 			return nil, err
 		}
 	}
+	if err := e.waitServiceAccount(ctx); err != nil {
+		return nil, err
+	}
 	if err := e.waitNodesReady(ctx); err != nil {
 		return nil, err
 	}
@@ -345,7 +348,11 @@ func (e *Env) startControlPlane(ctx context.Context) error {
 	}
 
 	// kube-controller-manager and kube-scheduler
-	kcm, err := p.issue("kube-controller-manager", "system:kube-controller-manager", nil, nil)
+	// The controllers share the manager's identity instead of a service
+	// account each (--use-service-account-credentials makes the manager
+	// create and wait for one per controller: seconds longer to start), so
+	// that identity must be allowed everything the controllers do.
+	kcm, err := p.issue("kube-controller-manager", "system:kube-controller-manager", []string{"system:masters"}, nil)
 	if err != nil {
 		return err
 	}
@@ -353,11 +360,10 @@ func (e *Env) startControlPlane(ctx context.Context) error {
 	if err := writeKubeconfig(kcmConfig, server, "kubeenv", p.caPEM, kcm); err != nil {
 		return err
 	}
-	cm, err := e.startComponent("kube-controller-manager", []string{e.bin("kube-controller-manager"),
+	_, err = e.startComponent("kube-controller-manager", []string{e.bin("kube-controller-manager"),
 		"--kubeconfig=" + kcmConfig,
 		"--bind-address=127.0.0.1", "--secure-port=0",
 		"--leader-elect=false",
-		"--use-service-account-credentials=true",
 		"--service-account-private-key-file=" + saKey,
 		"--root-ca-file=" + p.caFile(),
 		"--cluster-signing-cert-file=" + p.caFile(), "--cluster-signing-key-file=" + p.caKeyFile(),
@@ -377,7 +383,7 @@ func (e *Env) startControlPlane(ctx context.Context) error {
 	if err := writeKubeconfig(schedConfig, server, "kubeenv", p.caPEM, sched); err != nil {
 		return err
 	}
-	sc, err := e.startComponent("kube-scheduler", []string{e.bin("kube-scheduler"),
+	_, err = e.startComponent("kube-scheduler", []string{e.bin("kube-scheduler"),
 		"--kubeconfig=" + schedConfig,
 		"--bind-address=127.0.0.1", "--secure-port=0",
 		"--leader-elect=false",
@@ -389,8 +395,13 @@ func (e *Env) startControlPlane(ctx context.Context) error {
 	}
 	e.pki = p
 	e.server = server
-	// Pods can be created once the default service account exists.
-	return waitFor(ctx, "the default service account", time.Minute, []*component{etcd, api, cm, sc}, func(ctx context.Context) (bool, error) {
+	return nil
+}
+
+// waitServiceAccount waits for the default service account, made by the
+// controller manager: pods can be created from then on.
+func (e *Env) waitServiceAccount(ctx context.Context) error {
+	return waitFor(ctx, "the default service account", time.Minute, e.components, func(ctx context.Context) (bool, error) {
 		_, err := e.client.CoreV1().ServiceAccounts(metav1.NamespaceDefault).Get(ctx, "default", metav1.GetOptions{})
 		if apierrors.IsNotFound(err) {
 			return false, nil
