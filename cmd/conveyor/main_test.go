@@ -1,0 +1,66 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"testing"
+)
+
+// execute runs the CLI in-process and returns stdout and the exit code.
+func execute(t *testing.T, args ...string) (string, int) {
+	t.Helper()
+	root := newRootCmd()
+	var out bytes.Buffer
+	root.SetOut(&out)
+	root.SetErr(&out)
+	root.SetArgs(args)
+	err := root.ExecuteContext(t.Context())
+	code := exitOK
+	if err != nil {
+		code = exitFailed
+		var ee *exitError
+		if errors.As(err, &ee) {
+			code = ee.code
+		}
+	}
+	return out.String(), code
+}
+
+func TestVersionJSONFromEnvironment(t *testing.T) {
+	t.Setenv("CONVEYOR_OUTPUT", "json")
+	out, code := execute(t, "version")
+	if code != exitOK {
+		t.Fatalf("exit %d, want 0; output %q", code, out)
+	}
+	var got map[string]string
+	if err := json.Unmarshal([]byte(out), &got); err != nil {
+		t.Fatalf("CONVEYOR_OUTPUT=json did not give JSON: %v\n%s", err, out)
+	}
+	if got["version"] == "" {
+		t.Errorf("no version in %v", got)
+	}
+}
+
+func TestFlagBeatsEnvironment(t *testing.T) {
+	t.Setenv("CONVEYOR_OUTPUT", "json")
+	out, code := execute(t, "version", "--output", "text")
+	if code != exitOK || !bytes.HasPrefix([]byte(out), []byte("conveyor ")) {
+		t.Fatalf("exit %d, output %q: want the text form", code, out)
+	}
+}
+
+func TestBadInputExitsTwo(t *testing.T) {
+	for _, args := range [][]string{
+		{"version", "--output", "yaml"},
+		{"version", "--no-such-flag"},
+	} {
+		if _, code := execute(t, args...); code != exitBadUser {
+			t.Errorf("conveyor %v: exit %d, want %d", args, code, exitBadUser)
+		}
+	}
+	t.Setenv("CONVEYOR_OUTPUT", "xml")
+	if _, code := execute(t, "version"); code != exitBadUser {
+		t.Errorf("CONVEYOR_OUTPUT=xml: exit %d, want %d", code, exitBadUser)
+	}
+}
