@@ -15,6 +15,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -30,6 +31,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
 
@@ -393,6 +395,32 @@ func TestRealNodeServesHTTP(t *testing.T) {
 				t.Errorf("GET %s = %q, want hello from …", url, body)
 			}
 			t.Logf("GET %s = %q", url, strings.TrimSpace(string(body)))
+
+			target, err := strconv.Atoi(port)
+			if err != nil {
+				t.Fatal(err)
+			}
+			svc := &corev1.Service{
+				ObjectMeta: metav1.ObjectMeta{Name: d.Name},
+				Spec: corev1.ServiceSpec{
+					Selector: map[string]string{"app": d.Name},
+					Ports:    []corev1.ServicePort{{Name: "http", Port: 80, TargetPort: intstr.FromInt(target)}},
+				},
+			}
+			if _, err := c.CoreV1().Services(ns).Create(t.Context(), svc, metav1.CreateOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			var addr string
+			err = wait.PollUntilContextTimeout(t.Context(), 50*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
+				addr, err = env.ServiceAddress(ctx, ns, svc.Name, 80)
+				return err == nil, nil
+			})
+			if err != nil {
+				t.Fatalf("service address: %v", err)
+			}
+			if want := net.JoinHostPort(pods.Items[0].Status.PodIP, port); addr != want {
+				t.Errorf("ServiceAddress = %s, want %s", addr, want)
+			}
 		})
 	}
 }
