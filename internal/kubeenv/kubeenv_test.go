@@ -475,3 +475,67 @@ func TestStopLeavesNothing(t *testing.T) {
 		t.Errorf("temporary folder %s left after Stop (err %v)", dir, err)
 	}
 }
+
+func TestKwokOnly(t *testing.T) {
+	e, err := kubeenv.Start(t.Context(), kubeenv.Options{KwokNodes: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := e.Stop(); err != nil {
+			t.Error(err)
+		}
+	})
+	e.DumpLogsOnFailure(t)
+	if e.RealNode != "" || len(e.KwokNodes) != 1 {
+		t.Fatalf("nodes: real %q, kwok %v; want kwok-node-0 only", e.RealNode, e.KwokNodes)
+	}
+	c := e.Client()
+	// Without a real node the kwok nodes are not tainted: a plain manifest runs.
+	if _, err := c.AppsV1().Deployments("default").Create(t.Context(), deployment("plain", 2, "", "example.invalid/x:1"), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitDeployment(t, c, "default", "plain", time.Minute, available)
+}
+
+func TestEnsureBinariesBuildsIntoAnEmptyCache(t *testing.T) {
+	if testing.Short() {
+		t.Skip("links every binary again: about 20 s with a warm Go build cache, minutes without")
+	}
+	gocache, err := exec.Command("go", "env", "GOCACHE").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("GOCACHE", strings.TrimSpace(string(gocache))) // keep the warm Go build cache
+	t.Setenv("XDG_CACHE_HOME", t.TempDir())
+	t.Setenv("CONVEYOR_KUBE_BIN", "")
+	var progress bytes.Buffer
+	dir, err := kubeenv.EnsureBinaries(t.Context(), &progress)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, progress.String())
+	}
+	want, err := kubeenv.BinDir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if dir != want {
+		t.Errorf("EnsureBinaries = %s, want %s", dir, want)
+	}
+	for _, b := range kubeenv.Binaries {
+		if fi, err := os.Stat(filepath.Join(dir, b)); err != nil || fi.Mode()&0o111 == 0 {
+			t.Errorf("%s: not an executable in %s (%v)", b, dir, err)
+		}
+	}
+	if !strings.Contains(progress.String(), "kube build: done") {
+		t.Errorf("progress = %q, want the builder's output", progress.String())
+	}
+	out, err := exec.CommandContext(t.Context(), filepath.Join(dir, "kubectl"), "version", "--client").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "v1.37.2") {
+		t.Errorf("kubectl version --client: %v: %s", err, out)
+	}
+	// Idempotent: a second call finds everything in place.
+	progress.Reset()
+	if _, err := kubeenv.EnsureBinaries(t.Context(), &progress); err != nil || progress.Len() != 0 {
+		t.Errorf("second EnsureBinaries: %v, progress %q; want nil and no build", err, progress.String())
+	}
+}
