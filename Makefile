@@ -7,9 +7,11 @@ GOFLAGS_TEST ?=
 build:
 	$(GO) build -o bin/conveyor ./cmd/conveyor
 
-# The main job on embedded defaults.
-demo: build
-	./bin/conveyor demo
+# The main job on embedded defaults. Until the demo lands: a smoke test of the
+# local cluster (conveyor cluster up, a Deployment answering HTTP on the real
+# node, conveyor cluster down).
+demo: build kube-binaries
+	./tools/kube/smoke.sh ./bin/conveyor
 
 # Every test of the module; needs the kube binaries (built on first use).
 test: kube-binaries
