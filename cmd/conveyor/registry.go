@@ -169,3 +169,51 @@ func newRegistryGCCmd() *cobra.Command {
 	cmd.Flags().StringVarP(&output, "output", "o", "text", "output format: text or json")
 	return cmd
 }
+
+func newPromoteCmd() *cobra.Command {
+	var (
+		requireSig bool
+		tags       []string
+		insecure   bool
+		output     string
+	)
+	cmd := &cobra.Command{
+		Use:   "promote SRC DST",
+		Short: "Copy an image by digest with its referrers (signatures, SBOMs, attestations); prints the digest",
+		Long: `Copy the image or index SRC (registry/repo:tag or registry/repo@digest) to the
+repository DST (registry/repo, optionally :tag) by digest, with every referrer
+found through the referrers API or cosign's tag scheme. Blobs the target has
+are not sent; the target's digest is checked before tags are applied. Tags:
+DST's tag and every --tag; with none, SRC's tag. Credentials come from the
+docker config (docker login).`,
+		Args: cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if output != "text" && output != "json" {
+				return usageError("--output: unknown format %q (want text or json)", output)
+			}
+			opts := []registry.PromoteOption{
+				registry.WithRequireSignature(requireSig),
+				registry.WithInsecure(insecure),
+			}
+			if len(tags) > 0 {
+				opts = append(opts, registry.WithTags(tags...))
+			}
+			p, err := registry.Promote(cmd.Context(), args[0], args[1], opts...)
+			if err != nil {
+				return err
+			}
+			if output == "json" {
+				enc := json.NewEncoder(cmd.OutOrStdout())
+				enc.SetIndent("", "  ")
+				return enc.Encode(p)
+			}
+			fmt.Fprintln(cmd.OutOrStdout(), p.Digest)
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&requireSig, "require-signature", false, "refuse an image without a signature (presence only until the supply-chain checks land)")
+	cmd.Flags().StringArrayVar(&tags, "tag", nil, "apply this tag at the target (repeatable)")
+	cmd.Flags().BoolVar(&insecure, "insecure", false, "allow plain HTTP to registries outside loopback and private networks")
+	cmd.Flags().StringVarP(&output, "output", "o", "text", "output format: text or json")
+	return cmd
+}

@@ -210,4 +210,3 @@ func (r *Registry) markRepo(repo string, marked map[digest]bool, young func(stri
 	}
 	return deleted, nil
 }
-

@@ -9,5 +9,5 @@ func levelFor(status int) slog.Level {
 	return slog.LevelDebug
 }
 
-func slogString(k, v string) slog.Attr { return slog.String(k, v) }
+func slogString(k, v string) slog.Attr  { return slog.String(k, v) }
 func slogInt(k string, v int) slog.Attr { return slog.Int(k, v) }
