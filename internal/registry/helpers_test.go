@@ -40,6 +40,14 @@ func startRegistry(t *testing.T, dir string, opts ...Option) *testRegistry {
 	return &testRegistry{reg: reg, srv: srv, host: strings.TrimPrefix(srv.URL, "http://"), dir: dir}
 }
 
+// serveBench serves reg for a benchmark.
+func serveBench(b *testing.B, reg *Registry) *testRegistry {
+	b.Helper()
+	srv := httptest.NewServer(reg)
+	b.Cleanup(srv.Close)
+	return &testRegistry{reg: reg, srv: srv, host: strings.TrimPrefix(srv.URL, "http://")}
+}
+
 func (r *testRegistry) ref(t *testing.T, s string) name.Reference {
 	t.Helper()
 	ref, err := name.ParseReference(r.host + "/" + s)
