@@ -199,6 +199,9 @@ docker config (docker login).`,
 				opts = append(opts, registry.WithTags(tags...))
 			}
 			p, err := registry.Promote(cmd.Context(), args[0], args[1], opts...)
+			if errors.Is(err, registry.ErrInvalidReference) {
+				return &exitError{code: exitBadUser, err: err}
+			}
 			if err != nil {
 				return err
 			}

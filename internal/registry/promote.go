@@ -16,6 +16,10 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 )
 
+// ErrInvalidReference marks a source or target reference, or a tag, that does
+// not parse: the caller's input is wrong, not the registry.
+var ErrInvalidReference = errors.New("invalid reference")
+
 // Promotion is what Promote copied.
 type Promotion struct {
 	Source    string     `json:"source"`    // the source reference as given
@@ -156,7 +160,7 @@ func Promote(ctx context.Context, src, dst string, opts ...PromoteOption) (*Prom
 	o := promoteOptions{checker: PresenceChecker{}, keychain: authn.DefaultKeychain, maxDepth: 4}
 	for _, opt := range opts {
 		if err := opt(&o); err != nil {
-			return nil, fmt.Errorf("promote %s to %s: %w", src, dst, err)
+			return nil, fmt.Errorf("promote %s to %s: %w: %w", src, dst, ErrInvalidReference, err)
 		}
 	}
 	p, err := o.run(ctx, src, dst)
@@ -173,11 +177,11 @@ func (o *promoteOptions) run(ctx context.Context, src, dst string) (*Promotion, 
 	}
 	srcRef, err := name.ParseReference(src, nameOpts...)
 	if err != nil {
-		return nil, fmt.Errorf("source reference: %w", err)
+		return nil, fmt.Errorf("source reference: %w: %w", ErrInvalidReference, err)
 	}
 	dstRepo, dstTag, dstDigest, err := parseTarget(dst, nameOpts)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w: %w", ErrInvalidReference, err)
 	}
 	tags := o.tags
 	if dstTag != "" {
