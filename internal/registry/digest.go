@@ -17,8 +17,6 @@ type digest struct {
 
 func (d digest) String() string { return d.alg + ":" + d.hex }
 
-func (d digest) isZero() bool { return d.alg == "" }
-
 var hexLen = map[string]int{"sha256": 64, "sha512": 128}
 
 func parseDigest(s string) (digest, error) {
@@ -31,7 +29,7 @@ func parseDigest(s string) (digest, error) {
 		return digest{}, fmt.Errorf("digest %q: unsupported algorithm %q (sha256 and sha512 are)", s, alg)
 	}
 	if len(hx) != n || !isLowerHex(hx) {
-		return digest{}, fmt.Errorf("digest %q: want %d lower-case hex characters after %s:", s, n, alg)
+		return digest{}, fmt.Errorf("digest %q: want %d lower-case hex characters after the algorithm %s", s, n, alg)
 	}
 	return digest{alg: alg, hex: hx}, nil
 }
