@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 )
@@ -104,8 +105,8 @@ func (r *Registry) GC(ctx context.Context) (GCResult, error) {
 		r.forgetUpload(u.Name())
 		res.UploadsDeleted++
 	}
-	r.opts.logger.LogAttrs(ctx, levelFor(0), "registry gc done", slogString("registry", r.opts.name),
-		slogInt("manifests", res.ManifestsDeleted), slogInt("blobs", res.BlobsDeleted))
+	r.opts.logger.LogAttrs(ctx, slog.LevelInfo, "registry gc done", slog.String("registry", r.opts.name),
+		slog.Int("manifests", res.ManifestsDeleted), slog.Int("blobs", res.BlobsDeleted))
 	return res, nil
 }
 

@@ -259,8 +259,19 @@ func (o *promoteOptions) run(ctx context.Context, src, dst string) (*Promotion, 
 	// Copy: the image first (subjects before their referrers), then the
 	// artifacts in discovery order, which is subject-first too.
 	target := dstRepo.Digest(root.Digest.String())
-	if err := pusher.Push(ctx, target, root); err != nil {
-		return nil, fmt.Errorf("copy %s: %w", root.Digest, err)
+	present := false
+	if h, err := puller.Head(ctx, target); err == nil && h.Digest == root.Digest {
+		present = true
+	} else if err != nil && !isNotFound(err) {
+		return nil, fmt.Errorf("check %s: %w", target, err)
+	}
+	if !present {
+		if err := o.copyBlobs(ctx, puller, pusher, srcRef.Context(), dstRepo, root); err != nil {
+			return nil, err
+		}
+		if err := pusher.Push(ctx, target, root); err != nil {
+			return nil, fmt.Errorf("copy %s: %w", root.Digest, err)
+		}
 	}
 	for _, a := range found {
 		if err := pusher.Push(ctx, dstRepo.Digest(a.Digest), a.desc); err != nil {
@@ -274,12 +285,14 @@ func (o *promoteOptions) run(ctx context.Context, src, dst string) (*Promotion, 
 	}
 
 	// Check what the target holds before pointing tags at it.
-	got, err := puller.Head(ctx, target)
-	if err != nil {
-		return nil, fmt.Errorf("check %s: %w", target, err)
-	}
-	if got.Digest != root.Digest {
-		return nil, fmt.Errorf("target %s has digest %s, source has %s", dstRepo, got.Digest, root.Digest)
+	if !present {
+		got, err := puller.Head(ctx, target)
+		if err != nil {
+			return nil, fmt.Errorf("check %s: %w", target, err)
+		}
+		if got.Digest != root.Digest {
+			return nil, fmt.Errorf("target %s has digest %s, source has %s", dstRepo, got.Digest, root.Digest)
+		}
 	}
 	for _, t := range tags {
 		if err := pusher.Push(ctx, dstRepo.Tag(t), root); err != nil {
@@ -373,8 +386,7 @@ func (d *discoverer) artifacts(s v1.Hash) ([]artifactRef, error) {
 	if d.tags == nil {
 		d.tags = map[string]bool{}
 		list, err := d.puller.List(d.ctx, d.repo)
-		var terr *transport.Error
-		if err != nil && !(errors.As(err, &terr) && terr.StatusCode == http.StatusNotFound) {
+		if err != nil && !isNotFound(err) {
 			return nil, fmt.Errorf("list tags of %s: %w", d.repo, err)
 		}
 		for _, t := range list {
@@ -395,4 +407,9 @@ func (d *discoverer) artifacts(s v1.Hash) ([]artifactRef, error) {
 		}
 	}
 	return out, nil
+}
+
+func isNotFound(err error) bool {
+	var terr *transport.Error
+	return errors.As(err, &terr) && terr.StatusCode == http.StatusNotFound
 }

@@ -3,6 +3,7 @@ package registry
 import (
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,7 +15,10 @@ import (
 	"github.com/google/go-containerregistry/pkg/crane"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/random"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/static"
+	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 )
 
@@ -64,22 +68,41 @@ func craneBinary(b *testing.B) string {
 	return cranePath
 }
 
-// benchImage pushes a fresh 10×10 MiB image to r as app:v1 and returns its
-// blob bytes.
-func benchImage(b *testing.B, host string) (v1.Image, int64) {
+// newBenchImage returns an image of benchLayers random (incompressible)
+// layers of benchLayerSize bytes held in memory, so that pushing it costs no
+// compression, and its blob bytes.
+func newBenchImage(b *testing.B) (v1.Image, int64) {
 	b.Helper()
-	img, err := random.Image(benchLayerSize, benchLayers)
+	rng := rand.NewChaCha8([32]byte{'c', 'o', 'n', 'v', 'e', 'y', 'o', 'r', byte(benchRepo.Add(1))})
+	var layers []v1.Layer
+	for range benchLayers {
+		buf := make([]byte, benchLayerSize)
+		_, _ = rng.Read(buf)
+		layers = append(layers, static.NewLayer(buf, types.OCILayer))
+	}
+	img, err := mutate.AppendLayers(mutate.MediaType(empty.Image, types.OCIManifestSchema1), layers...)
 	if err != nil {
 		b.Fatal(err)
 	}
-	ref, _ := name.ParseReference(host + "/app:v1")
-	if err := remote.Write(ref, img); err != nil {
+	img = mutate.ConfigMediaType(img, types.OCIConfigJSON)
+	m, err := img.Manifest()
+	if err != nil {
 		b.Fatal(err)
 	}
-	m, _ := img.Manifest()
 	total := m.Config.Size
 	for _, l := range m.Layers {
 		total += l.Size
+	}
+	return img, total
+}
+
+// benchImage pushes a fresh image to host as app:v1 and returns its blob bytes.
+func benchImage(b *testing.B, host string) (v1.Image, int64) {
+	b.Helper()
+	img, total := newBenchImage(b)
+	ref, _ := name.ParseReference(host + "/app:v1")
+	if err := remote.Write(ref, img); err != nil {
+		b.Fatal(err)
 	}
 	return img, total
 }
@@ -156,15 +179,7 @@ func BenchmarkPromoteExisting(b *testing.B) {
 func BenchmarkRegistry(b *testing.B) {
 	ours := startBenchRegistry(b)
 	dist := startDistribution(b)
-	img, err := random.Image(benchLayerSize, benchLayers)
-	if err != nil {
-		b.Fatal(err)
-	}
-	m, _ := img.Manifest()
-	size := m.Config.Size
-	for _, l := range m.Layers {
-		size += l.Size
-	}
+	img, size := newBenchImage(b)
 	for _, target := range []struct{ name, host string }{{"conveyor", ours.host}, {"distribution", dist}} {
 		var pushed name.Reference
 		b.Run("push/"+target.name, func(b *testing.B) {

@@ -2,6 +2,7 @@ package registry
 
 import (
 	"fmt"
+	"log/slog"
 	"net/http"
 	"strconv"
 	"strings"
@@ -44,9 +45,9 @@ func (r *Registry) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	w.Header().Set("Docker-Distribution-API-Version", "registry/2.0")
 	if rerr := r.serve(w, req); rerr != nil {
 		r.opts.logger.LogAttrs(req.Context(), levelFor(rerr.status), "registry request failed",
-			slogString("registry", r.opts.name), slogString("method", req.Method),
-			slogString("path", req.URL.Path), slogInt("status", rerr.status),
-			slogString("code", rerr.code), slogString("message", rerr.message))
+			slog.String("registry", r.opts.name), slog.String("method", req.Method),
+			slog.String("path", req.URL.Path), slog.Int("status", rerr.status),
+			slog.String("code", rerr.code), slog.String("message", rerr.message))
 		rerr.write(w)
 	}
 }
@@ -142,4 +143,12 @@ func itoa(n int64) string { return strconv.FormatInt(n, 10) }
 // location is the path of a blob or manifest, for Location headers.
 func location(repo, kind, ref string) string {
 	return "/v2/" + repo + "/" + kind + "/" + ref
+}
+
+// levelFor logs server errors as errors and client errors at debug level.
+func levelFor(status int) slog.Level {
+	if status >= 500 {
+		return slog.LevelError
+	}
+	return slog.LevelDebug
 }
