@@ -64,8 +64,9 @@ func internal(err error) *regError {
 // uploadState is the running hash of an upload in progress, kept in memory;
 // after a restart the upload's data is hashed again when it completes.
 type uploadState struct {
+	mu   sync.Mutex // held while a chunk is written
 	alg  string
-	h    hash.Hash
+	h    hash.Hash // nil when unknown (after a restart)
 	size int64
 }
 
@@ -202,6 +203,15 @@ func (r *Registry) upload(w http.ResponseWriter, req *http.Request, repo, id str
 
 	r.mu.RLock()
 	defer r.mu.RUnlock()
+	// One chunk at a time per upload: a client sending two at once gets
+	// them in some order, and the Content-Range check refuses the second.
+	lock := r.uploadLock(id)
+	lock.Lock()
+	defer lock.Unlock()
+	if fi, err = os.Stat(dataPath); err != nil {
+		return unknown
+	}
+	size = fi.Size()
 	if cr := req.Header.Get("Content-Range"); cr != "" {
 		start, _, err := parseContentRange(cr)
 		if err != nil || start != size {
@@ -213,7 +223,7 @@ func (r *Registry) upload(w http.ResponseWriter, req *http.Request, repo, id str
 	r.uploadsMu.Lock()
 	st := r.uploads[id]
 	r.uploadsMu.Unlock()
-	if st != nil && st.size != size {
+	if st != nil && (st.h == nil || st.size != size) {
 		st = nil // out of step (a failed write): hash the file again at the end
 	}
 	f, err := os.OpenFile(dataPath, os.O_WRONLY|os.O_APPEND, 0)
@@ -247,7 +257,7 @@ func (r *Registry) upload(w http.ResponseWriter, req *http.Request, repo, id str
 		return errorf(http.StatusBadRequest, codeDigestInvalid, "complete upload: "+err.Error())
 	}
 	var sum string
-	if st != nil && st.alg == d.alg && st.size == size {
+	if st != nil && st.h != nil && st.alg == d.alg && st.size == size {
 		sum = hex.EncodeToString(st.h.Sum(nil))
 	} else if sum, err = hashFile(dataPath, d.alg); err != nil {
 		return internal(err)
@@ -265,6 +275,19 @@ func (r *Registry) upload(w http.ResponseWriter, req *http.Request, repo, id str
 	w.Header().Set("Content-Length", "0")
 	w.WriteHeader(http.StatusCreated)
 	return nil
+}
+
+// uploadLock returns the lock of upload id, creating its state (without a
+// running hash: after a restart the data is hashed again at the end).
+func (r *Registry) uploadLock(id string) *sync.Mutex {
+	r.uploadsMu.Lock()
+	defer r.uploadsMu.Unlock()
+	st := r.uploads[id]
+	if st == nil {
+		st = &uploadState{}
+		r.uploads[id] = st
+	}
+	return &st.mu
 }
 
 func (r *Registry) forgetUpload(id string) {
