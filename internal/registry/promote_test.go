@@ -2,11 +2,16 @@ package registry
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-containerregistry/pkg/authn"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
@@ -228,6 +233,41 @@ func TestPromoteWithinOneRegistryMounts(t *testing.T) {
 		t.Errorf("no mount request:\n%s", rt.requestLog())
 	}
 	got, err := remote.Image(r.ref(t, "release/app:v1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := validate.Image(got); err != nil {
+		t.Error(err)
+	}
+}
+
+// TestPromoteWithDockerConfigCredentials promotes between two registries
+// that require logins, with the credentials in a docker config.json.
+func TestPromoteWithDockerConfigCredentials(t *testing.T) {
+	src := startRegistry(t, "", WithBasicAuth("builder", "build-pass"))
+	dst := startRegistry(t, "", WithBasicAuth("releaser", "release-pass"))
+	cfg := t.TempDir()
+	auths := fmt.Sprintf(`{"auths":{%q:{"auth":%q},%q:{"auth":%q}}}`,
+		src.host, base64.StdEncoding.EncodeToString([]byte("builder:build-pass")),
+		dst.host, base64.StdEncoding.EncodeToString([]byte("releaser:release-pass")))
+	if err := os.WriteFile(filepath.Join(cfg, "config.json"), []byte(auths), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("DOCKER_CONFIG", cfg)
+
+	img, _ := random.Image(1024, 2)
+	if err := remote.Write(src.ref(t, "app:v1"), img, remote.WithAuthFromKeychain(authn.DefaultKeychain)); err != nil {
+		t.Fatal(err)
+	}
+	p, err := Promote(t.Context(), src.host+"/app:v1", dst.host+"/app")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := img.Digest()
+	if p.Digest != want.String() {
+		t.Errorf("digest %s, want %s", p.Digest, want)
+	}
+	got, err := remote.Image(dst.ref(t, "app:v1"), remote.WithAuthFromKeychain(authn.DefaultKeychain))
 	if err != nil {
 		t.Fatal(err)
 	}
