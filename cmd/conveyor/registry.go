@@ -194,6 +194,7 @@ docker config (docker login).`,
 			opts := []registry.PromoteOption{
 				registry.WithRequireSignature(requireSig),
 				registry.WithInsecure(insecure),
+				registry.WithProgress(cmd.ErrOrStderr()),
 			}
 			if len(tags) > 0 {
 				opts = append(opts, registry.WithTags(tags...))

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"sort"
 	"strings"
@@ -81,6 +82,22 @@ type promoteOptions struct {
 	keychain         authn.Keychain
 	remote           []remote.Option
 	maxDepth         int
+	progress         io.Writer
+}
+
+// say writes one progress line when a progress writer is set.
+func (o *promoteOptions) say(format string, a ...any) {
+	if o.progress != nil {
+		fmt.Fprintf(o.progress, format+"\n", a...)
+	}
+}
+
+// WithProgress writes one plain line per step (found, copied, tagged) to w.
+func WithProgress(w io.Writer) PromoteOption {
+	return func(o *promoteOptions) error {
+		o.progress = w
+		return nil
+	}
 }
 
 // WithTags applies these tags at the target after the copy.
@@ -211,6 +228,7 @@ func (o *promoteOptions) run(ctx context.Context, src, dst string) (*Promotion, 
 	if err != nil {
 		return nil, fmt.Errorf("get %s: %w", srcRef, err)
 	}
+	o.say("source %s: %s (%s)", srcRef, root.Digest, root.MediaType)
 	if dstDigest != "" && dstDigest != root.Digest.String() {
 		return nil, fmt.Errorf("target digest %s differs from the source's %s", dstDigest, root.Digest)
 	}
@@ -244,6 +262,7 @@ func (o *promoteOptions) run(ctx context.Context, src, dst string) (*Promotion, 
 		subjects = next
 	}
 
+	o.say("referrers: %d found", len(found))
 	var rootArtifacts []Artifact
 	for _, a := range found {
 		if a.Subject == root.Digest.String() {
@@ -265,13 +284,16 @@ func (o *promoteOptions) run(ctx context.Context, src, dst string) (*Promotion, 
 	} else if err != nil && !isNotFound(err) {
 		return nil, fmt.Errorf("check %s: %w", target, err)
 	}
-	if !present {
+	if present {
+		o.say("target already has %s", target)
+	} else {
 		if err := o.copyBlobs(ctx, puller, pusher, srcRef.Context(), dstRepo, root); err != nil {
 			return nil, err
 		}
 		if err := pusher.Push(ctx, target, root); err != nil {
 			return nil, fmt.Errorf("copy %s: %w", root.Digest, err)
 		}
+		o.say("copied %s", target)
 	}
 	for _, a := range found {
 		if err := pusher.Push(ctx, dstRepo.Digest(a.Digest), a.desc); err != nil {
@@ -298,6 +320,7 @@ func (o *promoteOptions) run(ctx context.Context, src, dst string) (*Promotion, 
 		if err := pusher.Push(ctx, dstRepo.Tag(t), root); err != nil {
 			return nil, fmt.Errorf("tag %s: %w", dstRepo.Tag(t), err)
 		}
+		o.say("tagged %s", dstRepo.Tag(t))
 	}
 
 	p := &Promotion{
