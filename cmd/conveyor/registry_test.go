@@ -56,11 +56,14 @@ func TestRegistryServeAndPromote(t *testing.T) {
 	}
 	want, _ := img.Digest()
 
-	out, code := execute(t, "promote", nonprod+"/app:1.0.0", prod+"/app")
+	out, progress, code := executeSplit(t, "promote", nonprod+"/app:1.0.0", prod+"/app")
 	if code != exitOK || strings.TrimSpace(out) != want.String() {
 		t.Fatalf("promote: exit %d, output %q; want 0 and the digest %s", code, out, want)
 	}
-	out, code = execute(t, "promote", nonprod+"/app:1.0.0", prod+"/app", "--tag", "stable", "--output", "json")
+	if !strings.Contains(progress, "tagged "+prod+"/app:1.0.0") {
+		t.Errorf("promote progress does not say it tagged: %q", progress)
+	}
+	out, _, code = executeSplit(t, "promote", nonprod+"/app:1.0.0", prod+"/app", "--tag", "stable", "--output", "json")
 	var p struct {
 		Digest string
 		Tags   []string
@@ -107,4 +110,17 @@ func exitCodeOf(err error) int {
 		return ee.code
 	}
 	return exitFailed
+}
+
+// executeSplit runs the CLI in-process and returns stdout, stderr and the
+// exit code.
+func executeSplit(t *testing.T, args ...string) (string, string, int) {
+	t.Helper()
+	root := newRootCmd()
+	var out, errOut strings.Builder
+	root.SetOut(&out)
+	root.SetErr(&errOut)
+	root.SetArgs(args)
+	code := exitCodeOf(root.ExecuteContext(t.Context()))
+	return out.String(), errOut.String(), code
 }
