@@ -29,14 +29,6 @@ func newApproveCmd(verb string) *cobra.Command {
 	return stub(verb+" RUN", "Record a decision ("+verb+") on a waiting approval")
 }
 
-func newPromoteCmd() *cobra.Command {
-	return stub("promote SRC DST", "Copy an image by digest with its referrers")
-}
-
-func newRegistryCmd() *cobra.Command {
-	return stub("registry", "Embedded OCI registry", stub("serve", "Serve one embedded OCI registry"))
-}
-
 func newSecretCmd() *cobra.Command {
 	return stub("secret", "Manage secrets in the embedded vault",
 		stub("set NAME", "Set a secret (value from stdin)"),
