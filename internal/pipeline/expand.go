@@ -554,9 +554,7 @@ func (x *expander) spliceBody(out, body *Node, sc *scope, p, kind string) {
 	case NullNode:
 	case SequenceNode:
 		e := x.expandSeq(body, sc, fmt.Sprintf("%s[%d]", p, len(out.Items)), kind)
-		for _, it := range e.Items {
-			out.Items = append(out.Items, it)
-		}
+		out.Items = append(out.Items, e.Items...)
 	default:
 		e := x.expandValue(body, sc, fmt.Sprintf("%s[%d]", p, len(out.Items)), "")
 		if e.Kind == MappingNode && len(e.Pairs) == 0 {

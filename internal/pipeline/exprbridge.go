@@ -35,12 +35,6 @@ func (x *expander) evalAt(src string, sc *scope, n *Node, off int, p string) (an
 	return x.evalPos(src, sc, func(o int) plan.Pos { return n.posAt(off + o) }, p)
 }
 
-// eval evaluates the text of a ${{ }} expression; a problem is reported at
-// pos and ok is false.
-func (x *expander) eval(src string, sc *scope, pos plan.Pos, p string) (any, bool) {
-	return x.evalPos(src, sc, func(int) plan.Pos { return pos }, p)
-}
-
 func (x *expander) evalPos(src string, sc *scope, at func(off int) plan.Pos, p string) (any, bool) {
 	e, ok := x.parsed[src]
 	if !ok {

@@ -120,27 +120,6 @@ func (n *Node) kindName() string {
 	return "a string"
 }
 
-// clone copies n deeply.
-func (n *Node) clone() *Node {
-	if n == nil {
-		return nil
-	}
-	c := *n
-	if n.Pairs != nil {
-		c.Pairs = make([]Pair, len(n.Pairs))
-		for i, p := range n.Pairs {
-			c.Pairs[i] = Pair{p.Key.clone(), p.Value.clone()}
-		}
-	}
-	if n.Items != nil {
-		c.Items = make([]*Node, len(n.Items))
-		for i, it := range n.Items {
-			c.Items[i] = it.clone()
-		}
-	}
-	return &c
-}
-
 func scalar(s string, pos plan.Pos) *Node {
 	return &Node{Kind: ScalarNode, Tag: TagStr, Value: s, Pos: pos}
 }
