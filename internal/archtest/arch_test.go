@@ -132,6 +132,7 @@ var forbidden = map[string][]string{
 	"internal/store":         {"internal/engine", "internal/executor", "internal/task", "internal/server"},
 	"internal/secret":        {"internal/engine", "internal/executor", "internal/task", "internal/server", "internal/store"},
 	"internal/kubeenv":       {"internal/"},
+	"internal/registry":      {"internal/engine", "internal/executor", "internal/task", "internal/server", "internal/store"},
 }
 
 func TestNoPackageReachesUpTheFlow(t *testing.T) {
