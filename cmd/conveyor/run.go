@@ -472,7 +472,9 @@ func dataDir(flag string) (string, error) {
 	return filepath.Join(root, ".conveyor"), nil
 }
 
-// openLocalStore opens the store of the data folder; it must exist.
+// openLocalStore opens the store of the data folder, which must exist, and
+// marks the runs of processes that died (SIGKILL, a crash) as interrupted, so
+// every reader sees them as such. The caller must Close the store.
 func openLocalStore(ctx context.Context, flag string) (*store.SQLite, error) {
 	data, err := dataDir(flag)
 	if err != nil {
@@ -482,7 +484,15 @@ func openLocalStore(ctx context.Context, flag string) (*store.SQLite, error) {
 	if _, err := os.Stat(db); err != nil {
 		return nil, &exitError{code: exitBadUser, err: fmt.Errorf("no runs in %s: run a pipeline with conveyor run first, or pass --data", data)}
 	}
-	return store.Open(ctx, db)
+	st, err := store.Open(ctx, db)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := st.ReconcileOrphans(ctx, store.LocalOwnerAlive); err != nil {
+		st.Close()
+		return nil, fmt.Errorf("reconcile runs of dead processes in %s: %w", data, err)
+	}
+	return st, nil
 }
 
 // findRun resolves RUN: a run ID, or a run number (of the only pipeline, or
@@ -520,9 +530,6 @@ func newRunsCmd() *cobra.Command {
 				return err
 			}
 			defer st.Close()
-			if _, err := st.ReconcileOrphans(ctx, store.LocalOwnerAlive); err != nil {
-				return err
-			}
 			runs, err := st.ListRuns(ctx, store.RunFilter{})
 			if err != nil {
 				return err
@@ -564,9 +571,6 @@ func newRunsCmd() *cobra.Command {
 				return err
 			}
 			defer st.Close()
-			if _, err := st.ReconcileOrphans(ctx, store.LocalOwnerAlive); err != nil {
-				return err
-			}
 			r, err := findRun(ctx, st, args[0])
 			if err != nil {
 				return err
@@ -648,9 +652,6 @@ func newRunsCmd() *cobra.Command {
 				return err
 			}
 			defer st.Close()
-			if _, err := st.ReconcileOrphans(ctx, store.LocalOwnerAlive); err != nil {
-				return err
-			}
 			r, err := findRun(ctx, st, args[0])
 			if err != nil {
 				return err
