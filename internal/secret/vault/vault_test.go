@@ -302,3 +302,49 @@ func TestInvalidNames(t *testing.T) {
 }
 
 func fmtQ(s string) string { b, _ := json.Marshal(s); return string(b) }
+
+func TestKeyFileWrongSize(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, KeyFileName), []byte("short"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err := ResolveKey("", dir)
+	if !errors.Is(err, ErrBadKey) || !strings.Contains(err.Error(), "holds 5 bytes, want exactly 32") {
+		t.Errorf("err %v, want ErrBadKey naming the size", err)
+	}
+}
+
+func TestConcurrentSet(t *testing.T) {
+	e := openT(t, t.TempDir(), testKey(1))
+	const n = 16
+	errs := make(chan error, n)
+	for range n {
+		go func() {
+			_, err := e.Set(t.Context(), "shared", []byte("v"))
+			errs <- err
+		}()
+	}
+	for range n {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	list, err := e.List(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(list) != 1 || list[0].Versions != n {
+		t.Errorf("List = %+v, want one secret with %d versions", list, n)
+	}
+}
+
+func TestCorruptFile(t *testing.T) {
+	e := openT(t, t.TempDir(), testKey(1))
+	if err := os.WriteFile(e.Path(), []byte("{not json"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err := e.Get(t.Context(), "x")
+	if err == nil || !strings.Contains(err.Error(), e.Path()+": corrupt file") {
+		t.Errorf("err %v, want a corrupt-file error naming the file", err)
+	}
+}
