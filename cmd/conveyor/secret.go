@@ -121,6 +121,7 @@ func newSecretGetCmd(open func() (*vault.Embedded, error)) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "get NAME",
 		Short: "Print a secret's value (the latest version, or --version N) to stdout",
+		Long:  "Print a secret's value to stdout verbatim, with no newline added, so\n\"conveyor secret get NAME > file\" round-trips with \"secret set NAME --file file\".",
 		Args:  secretArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			name := args[0]

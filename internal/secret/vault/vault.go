@@ -388,6 +388,10 @@ func (e *Embedded) save(f *file) error {
 	if err := os.Rename(tmp.Name(), e.path); err != nil {
 		return fmt.Errorf("vault %s: %w", e.path, err)
 	}
+	if d, err := os.Open(dir); err == nil { // persist the rename; best effort
+		d.Sync()
+		d.Close()
+	}
 	return nil
 }
 
