@@ -29,14 +29,6 @@ func newApproveCmd(verb string) *cobra.Command {
 	return stub(verb+" RUN", "Record a decision ("+verb+") on a waiting approval")
 }
 
-func newSecretCmd() *cobra.Command {
-	return stub("secret", "Manage secrets in the embedded vault",
-		stub("set NAME", "Set a secret (value from stdin)"),
-		stub("get NAME", "Print a secret"),
-		stub("list", "List secret names"),
-		stub("rm NAME", "Remove a secret"))
-}
-
 func newSignCmd() *cobra.Command {
 	return stub("sign IMAGE", "Sign an image (cosign-compatible)")
 }
