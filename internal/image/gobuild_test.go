@@ -16,7 +16,10 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/google/go-containerregistry/pkg/v1/validate"
 
 	"conveyor.dev/conveyor/internal/registry"
@@ -317,4 +320,55 @@ func BenchmarkBuildGoOverGoBuild(b *testing.B) {
 	}
 	b.ReportMetric(float64((full-plain).Milliseconds())/float64(b.N), "overhead-ms")
 	b.ReportMetric(float64(plain.Milliseconds())/float64(b.N), "gobuild-ms")
+}
+
+func TestBuildGoOnBase(t *testing.T) {
+	base, err := random.Image(256, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cf, err := base.ConfigFile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cf = cf.DeepCopy()
+	cf.Config.Env = []string{"PATH=/bin", "LANG=C"}
+	cf.Config.Cmd = []string{"sh"}
+	if base, err = mutate.ConfigFile(base, cf); err != nil {
+		t.Fatal(err)
+	}
+	img, err := BuildGo(t.Context(), GoBuild{
+		Dir: writeApp(t, "hello"), Main: "./cmd/hello", Base: base,
+		Env: []string{"LANG=C.UTF-8"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := validate.Image(img); err != nil {
+		t.Errorf("validate.Image: %v", err)
+	}
+	layers, err := img.Layers()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(layers) != 3 {
+		t.Errorf("got %d layers, want the base's 2 plus 1", len(layers))
+	}
+	mt, err := layers[2].MediaType()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if mt != types.DockerLayer {
+		t.Errorf("layer media type %s on a Docker base, want %s", mt, types.DockerLayer)
+	}
+	got, err := img.ConfigFile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{"PATH=/bin", "LANG=C.UTF-8"}, got.Config.Env); diff != "" {
+		t.Errorf("env (-want +got):\n%s", diff)
+	}
+	if got.Config.Cmd != nil {
+		t.Errorf("cmd = %q, want none (the entrypoint is the binary)", got.Config.Cmd)
+	}
 }
