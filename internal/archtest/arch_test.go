@@ -133,6 +133,7 @@ var forbidden = map[string][]string{
 	"internal/secret":        {"internal/engine", "internal/executor", "internal/task", "internal/server", "internal/store"},
 	"internal/kubeenv":       {"internal/"},
 	"internal/registry":      {"internal/engine", "internal/executor", "internal/task", "internal/server", "internal/store"},
+	"internal/image":         {"internal/engine", "internal/executor", "internal/task", "internal/server", "internal/store"},
 }
 
 func TestNoPackageReachesUpTheFlow(t *testing.T) {
