@@ -117,7 +117,12 @@ func refMatches(pattern, ref string) bool {
 // wildcard matches s against a pattern where '*' matches any run of
 // characters and '?' exactly one, ignoring case.
 func wildcard(pattern, s string) bool {
-	p, t := []rune(strings.ToLower(pattern)), []rune(strings.ToLower(s))
+	return caseSensitiveWildcard(strings.ToLower(pattern), strings.ToLower(s))
+}
+
+// caseSensitiveWildcard is wildcard without case folding, for Git paths.
+func caseSensitiveWildcard(pattern, s string) bool {
+	p, t := []rune(pattern), []rune(s)
 	pi, ti, star, mark := 0, 0, -1, 0
 	for ti < len(t) {
 		switch {
@@ -182,31 +187,6 @@ func bestPath(patterns []string, f string) int {
 		}
 	}
 	return best
-}
-
-func caseSensitiveWildcard(pattern, s string) bool {
-	p, t := []rune(pattern), []rune(s)
-	pi, ti, star, mark := 0, 0, -1, 0
-	for ti < len(t) {
-		switch {
-		case pi < len(p) && (p[pi] == '?' || p[pi] == t[ti]):
-			pi++
-			ti++
-		case pi < len(p) && p[pi] == '*':
-			star, mark = pi, ti
-			pi++
-		case star >= 0:
-			pi = star + 1
-			mark++
-			ti = mark
-		default:
-			return false
-		}
-	}
-	for pi < len(p) && p[pi] == '*' {
-		pi++
-	}
-	return pi == len(p)
 }
 
 // PipelineRun is a completed run of another pipeline, as a pipeline
