@@ -4,27 +4,40 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"io"
 	"testing"
 )
 
-// execute runs the CLI in-process and returns stdout and the exit code.
+// execute runs the CLI in-process and returns stdout and stderr together, and
+// the exit code.
 func execute(t *testing.T, args ...string) (string, int) {
 	t.Helper()
-	root := newRootCmd()
 	var out bytes.Buffer
-	root.SetOut(&out)
-	root.SetErr(&out)
+	code := executeTo(t, nil, &out, &out, args...)
+	return out.String(), code
+}
+
+// executeTo runs the CLI in-process with the given stdin (nil for none) and
+// outputs, and returns the exit code.
+func executeTo(t *testing.T, stdin io.Reader, stdout, stderr io.Writer, args ...string) int {
+	t.Helper()
+	root := newRootCmd()
+	if stdin != nil {
+		root.SetIn(stdin)
+	}
+	root.SetOut(stdout)
+	root.SetErr(stderr)
 	root.SetArgs(args)
 	err := root.ExecuteContext(t.Context())
-	code := exitOK
-	if err != nil {
-		code = exitFailed
-		var ee *exitError
-		if errors.As(err, &ee) {
-			code = ee.code
-		}
+	if err == nil {
+		return exitOK
 	}
-	return out.String(), code
+	io.WriteString(stderr, err.Error()) // as main prints it
+	var ee *exitError
+	if errors.As(err, &ee) {
+		return ee.code
+	}
+	return exitFailed
 }
 
 func TestVersionJSONFromEnvironment(t *testing.T) {

@@ -495,6 +495,24 @@ func openLocalStore(ctx context.Context, flag string) (*store.SQLite, error) {
 	return st, nil
 }
 
+// openRunRecords opens the local store and reads run ref with its timeline
+// records. The caller must Close the store.
+func openRunRecords(ctx context.Context, data, ref string) (*store.SQLite, store.Run, []store.Record, error) {
+	st, err := openLocalStore(ctx, data)
+	if err != nil {
+		return nil, store.Run{}, nil, err
+	}
+	r, err := findRun(ctx, st, ref)
+	if err == nil {
+		var recs []store.Record
+		if recs, err = st.ListRecords(ctx, r.ID); err == nil {
+			return st, r, recs, nil
+		}
+	}
+	st.Close()
+	return nil, store.Run{}, nil, err
+}
+
 // findRun resolves RUN: a run ID, or a run number (of the only pipeline, or
 // the latest run with that number).
 func findRun(ctx context.Context, st *store.SQLite, ref string) (store.Run, error) {
@@ -566,19 +584,11 @@ func newRunsCmd() *cobra.Command {
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			st, err := openLocalStore(ctx, data)
+			st, r, recs, err := openRunRecords(ctx, data, args[0])
 			if err != nil {
 				return err
 			}
 			defer st.Close()
-			r, err := findRun(ctx, st, args[0])
-			if err != nil {
-				return err
-			}
-			recs, err := st.ListRecords(ctx, r.ID)
-			if err != nil {
-				return err
-			}
 			w := cmd.OutOrStdout()
 			if output == "json" {
 				return writeRunJSON(w, &engine.Outcome{RunID: r.ID, Number: r.Number, Result: r.Result}, recs)
@@ -607,19 +617,11 @@ func newRunsCmd() *cobra.Command {
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			st, err := openLocalStore(ctx, data)
+			st, r, recs, err := openRunRecords(ctx, data, args[0])
 			if err != nil {
 				return err
 			}
 			defer st.Close()
-			r, err := findRun(ctx, st, args[0])
-			if err != nil {
-				return err
-			}
-			recs, err := st.ListRecords(ctx, r.ID)
-			if err != nil {
-				return err
-			}
 			w := cmd.OutOrStdout()
 			for _, rec := range recs {
 				if rec.Type != store.RecordStep || (record != "" && rec.ID != record) {

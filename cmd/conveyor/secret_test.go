@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -17,22 +16,8 @@ import (
 // and the exit code separately.
 func executeStdin(t *testing.T, stdin string, args ...string) (string, string, int) {
 	t.Helper()
-	root := newRootCmd()
 	var out, errOut bytes.Buffer
-	root.SetIn(strings.NewReader(stdin))
-	root.SetOut(&out)
-	root.SetErr(&errOut)
-	root.SetArgs(args)
-	err := root.ExecuteContext(t.Context())
-	code := exitOK
-	if err != nil {
-		code = exitFailed
-		var ee *exitError
-		if errors.As(err, &ee) {
-			code = ee.code
-		}
-		errOut.WriteString(err.Error())
-	}
+	code := executeTo(t, strings.NewReader(stdin), &out, &errOut, args...)
 	return out.String(), errOut.String(), code
 }
 
