@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"golang.org/x/sync/errgroup"
+	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
@@ -93,10 +94,8 @@ func (m *ResourceManager) applyOne(ctx context.Context, obj *unstructured.Unstru
 	if err != nil {
 		return "", fmt.Errorf("apply %s: %w", ref, err)
 	}
-	before := ""
-	if live, err := ri.Get(ctx, ref.Name, metav1.GetOptions{}); err == nil {
-		before = live.GetResourceVersion()
-	} else if !IsNotFound(err) {
+	live, err := ri.Get(ctx, ref.Name, metav1.GetOptions{})
+	if err != nil && !IsNotFound(err) {
 		return "", fmt.Errorf("apply %s: %w", ref, err)
 	}
 	applied, err := ri.Apply(ctx, ref.Name, obj, metav1.ApplyOptions{FieldManager: FieldManager, Force: true})
@@ -104,11 +103,26 @@ func (m *ResourceManager) applyOne(ctx context.Context, obj *unstructured.Unstru
 		return "", fmt.Errorf("apply %s: %w", ref, err)
 	}
 	switch {
-	case before == "":
+	case live == nil:
 		return Created, nil
-	case applied.GetResourceVersion() == before:
+	case sameDesiredState(live, applied):
 		return Unchanged, nil
 	default:
 		return Configured, nil
 	}
+}
+
+// sameDesiredState reports whether two versions of an object differ only
+// in what controllers write (status, resourceVersion, managedFields): a
+// controller updating the status between the read and the apply does not
+// make an unchanged object configured.
+func sameDesiredState(a, b *unstructured.Unstructured) bool {
+	strip := func(o *unstructured.Unstructured) map[string]any {
+		c := o.DeepCopy()
+		delete(c.Object, "status")
+		c.SetResourceVersion("")
+		c.SetManagedFields(nil)
+		return c.Object
+	}
+	return equality.Semantic.DeepEqual(strip(a), strip(b))
 }
