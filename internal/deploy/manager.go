@@ -9,6 +9,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/discovery/cached/memory"
 	"k8s.io/client-go/dynamic"
@@ -123,3 +124,33 @@ func (m *ResourceManager) Get(ctx context.Context, ref ObjectRef) (*unstructured
 
 // IsNotFound reports whether err says an object does not exist.
 func IsNotFound(err error) bool { return apierrors.IsNotFound(err) }
+
+// RefFor returns the reference of the object named name of the resource
+// type written as kubectl takes it: a kind or resource name, singular or
+// plural, any case, optionally with its group ("deployment",
+// "Deployments", "deployments.apps"), in namespace ns when the kind is
+// namespaced.
+func (m *ResourceManager) RefFor(resource, name, ns string) (ObjectRef, error) {
+	res := strings.ToLower(strings.TrimSpace(resource))
+	gvr := schema.GroupVersionResource{Resource: res}
+	if r, g, ok := strings.Cut(res, "."); ok {
+		gvr = schema.GroupVersionResource{Group: g, Resource: r}
+	}
+	gvk, err := m.mapper.KindFor(gvr)
+	if meta.IsNoMatchError(err) {
+		m.mapper.Reset()
+		gvk, err = m.mapper.KindFor(gvr)
+	}
+	if err != nil {
+		return ObjectRef{}, fmt.Errorf("resource type %q is not served by the cluster: use a kind such as deployment, statefulset or configmap", resource)
+	}
+	ref := ObjectRef{Group: gvk.Group, Kind: gvk.Kind, Name: name}
+	mp, err := m.mapping(ref)
+	if err != nil {
+		return ObjectRef{}, err
+	}
+	if mp.Scope.Name() == meta.RESTScopeNameNamespace {
+		ref.Namespace = ns
+	}
+	return ref, nil
+}

@@ -21,7 +21,7 @@ type Registry struct {
 // RegistryResolver resolves tags with a HEAD request to the registry
 // (go-containerregistry remote.Head), with the credentials and the
 // insecure flag of the Registry whose Host matches the image's; other
-// hosts are reached anonymously over HTTPS.
+// hosts over HTTPS with the docker config's credentials.
 type RegistryResolver struct {
 	Registries []Registry
 	// Transport carries the requests; nil means http.DefaultTransport.
@@ -30,7 +30,9 @@ type RegistryResolver struct {
 
 var _ ImageResolver = (*RegistryResolver)(nil)
 
-// Digest returns the digest of the manifest ref points at.
+// Digest returns the digest of the manifest ref points at. A registry
+// without a username and password uses the docker config's credentials
+// (authn.DefaultKeychain).
 func (r *RegistryResolver) Digest(ctx context.Context, ref string) (string, error) {
 	var reg *Registry
 	host := ""
@@ -43,20 +45,19 @@ func (r *RegistryResolver) Digest(ctx context.Context, ref string) (string, erro
 		}
 	}
 	var nameOpts []name.Option
-	auth := authn.Anonymous
+	opts := []remote.Option{remote.WithContext(ctx), remote.WithAuthFromKeychain(authn.DefaultKeychain)}
 	if reg != nil {
 		if reg.Insecure {
 			nameOpts = append(nameOpts, name.Insecure)
 		}
 		if reg.Username != "" || reg.Password != "" {
-			auth = authn.FromConfig(authn.AuthConfig{Username: reg.Username, Password: reg.Password})
+			opts[1] = remote.WithAuth(authn.FromConfig(authn.AuthConfig{Username: reg.Username, Password: reg.Password}))
 		}
 	}
 	parsed, err := name.ParseReference(ref, nameOpts...)
 	if err != nil {
 		return "", fmt.Errorf("parse %s: %w", ref, err)
 	}
-	opts := []remote.Option{remote.WithContext(ctx), remote.WithAuth(auth)}
 	if r.Transport != nil {
 		opts = append(opts, remote.WithTransport(r.Transport))
 	}
