@@ -46,6 +46,10 @@ type Request struct {
 	Prune bool
 }
 
+// DefaultRollbackTimeout bounds a rollback's health wait when the request
+// has no timeout.
+const DefaultRollbackTimeout = 5 * time.Minute
+
 // Result is what a deploy did.
 type Result struct {
 	Applied  ChangeSet
@@ -228,7 +232,13 @@ func (d *Deployer) restore(ctx context.Context, req Request, rev Revision, faile
 		return err
 	}
 	refs := refsOf(objs)
-	if err := d.Manager.Wait(ctx, refs, WaitOptions{Timeout: req.Timeout, Progress: d.Progress, KeepWaitingOnFailed: true}); err != nil {
+	// The rollback runs on a context the step's end does not cancel, so
+	// its wait is always bounded.
+	timeout := req.Timeout
+	if timeout <= 0 {
+		timeout = DefaultRollbackTimeout
+	}
+	if err := d.Manager.Wait(ctx, refs, WaitOptions{Timeout: timeout, Progress: d.Progress, KeepWaitingOnFailed: true}); err != nil {
 		return err
 	}
 	d.logf("Revision %d is healthy again", rev.Number)

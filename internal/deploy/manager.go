@@ -2,6 +2,7 @@ package deploy
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -60,12 +61,16 @@ func (m *ResourceManager) mapping(gk ObjectRef) (*meta.RESTMapping, error) {
 	}
 	if err != nil {
 		if meta.IsNoMatchError(err) {
-			return nil, fmt.Errorf("kind %s is not served by the cluster: install its CRD first or fix apiVersion/kind", gk.GroupKind())
+			return nil, fmt.Errorf("kind %s is not served by the cluster: install its CRD first or fix apiVersion/kind: %w", gk.GroupKind(), ErrKindNotServed)
 		}
 		return nil, err
 	}
 	return mp, nil
 }
+
+// ErrKindNotServed is wrapped by errors about a kind the cluster does not
+// serve.
+var ErrKindNotServed = errors.New("kind not served")
 
 // resource returns the client for ref, with its namespace set when the
 // kind is namespaced (defaultNS when ref has none).
@@ -91,7 +96,7 @@ func (m *ResourceManager) SetNamespaces(objs []*unstructured.Unstructured, ns st
 	for _, obj := range objs {
 		mp, err := m.mapping(RefOf(obj))
 		if err != nil {
-			if strings.Contains(err.Error(), "is not served") {
+			if errors.Is(err, ErrKindNotServed) {
 				if obj.GetNamespace() == "" {
 					obj.SetNamespace(ns)
 				}
