@@ -1,6 +1,7 @@
 package deploy
 
 import (
+	"context"
 	"errors"
 	"strings"
 	"testing"
@@ -299,5 +300,26 @@ func TestWaitTimesOutWithPodReasons(t *testing.T) {
 	}
 	if !strings.Contains(log.String(), "Deployment/web: pods: pod web-") {
 		t.Errorf("progress lacks the pods' reason:\n%s", log.String())
+	}
+}
+
+// cancelOnWrite cancels a context at the first progress line.
+type cancelOnWrite struct{ cancel func() }
+
+func (c cancelOnWrite) Write(p []byte) (int, error) { c.cancel(); return len(p), nil }
+
+func TestWaitCanceledIsNotATimeout(t *testing.T) {
+	ns := namespace(t)
+	m := newManager(t)
+	objs := parse(t, webApp("registry.invalid/app@sha256:"+strings.Repeat("c", 64), 1, `{kubeenv.conveyor.dev/behavior: unready}`, 600))
+	if _, err := m.Apply(t.Context(), objs, ApplyOptions{Namespace: ns}); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	err := m.Wait(ctx, refsOf(objs), WaitOptions{Timeout: time.Minute, Progress: cancelOnWrite{cancel}})
+	var werr *WaitError
+	if err == nil || errors.As(err, &werr) || !errors.Is(err, context.Canceled) {
+		t.Errorf("wait canceled by its caller: %v, want context.Canceled and no *WaitError", err)
 	}
 }

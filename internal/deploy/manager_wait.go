@@ -90,6 +90,7 @@ func (m *ResourceManager) Wait(ctx context.Context, refs []ObjectRef, opts WaitO
 		ns  string
 	}
 	groups := map[groupKey]map[string]ObjectRef{}
+	keys := map[ObjectRef]string{} // the informer store key of each ref
 	podNamespaces := map[string]bool{}
 	for _, ref := range refs {
 		mp, err := m.mapping(ref)
@@ -99,6 +100,10 @@ func (m *ResourceManager) Wait(ctx context.Context, refs []ObjectRef, opts WaitO
 		ns := ref.Namespace
 		if mp.Scope.Name() != meta.RESTScopeNameNamespace {
 			ns = ""
+		}
+		keys[ref] = ref.Name
+		if ns != "" {
+			keys[ref] = ns + "/" + ref.Name
 		}
 		k := groupKey{mp.Resource, ns}
 		if groups[k] == nil {
@@ -186,7 +191,7 @@ func (m *ResourceManager) Wait(ctx context.Context, refs []ObjectRef, opts WaitO
 		dirty, pods := w.take()
 		for _, ref := range dirty {
 			var obj *unstructured.Unstructured
-			if item, ok, _ := stores[ref].GetByKey(storeKey(ref, stores[ref])); ok {
+			if item, ok, _ := stores[ref].GetByKey(keys[ref]); ok {
 				obj, _ = item.(*unstructured.Unstructured)
 			}
 			objects[ref] = obj
@@ -227,8 +232,8 @@ func (m *ResourceManager) Wait(ctx context.Context, refs []ObjectRef, opts WaitO
 		select {
 		case <-w.notify:
 		case <-ctx.Done():
-			// A caller's own cancellation is not a timeout of the wait.
-			if errors.Is(context.Cause(ctx), context.Canceled) && opts.Timeout == 0 {
+			// A caller's cancellation is not a timeout of the wait.
+			if errors.Is(context.Cause(ctx), context.Canceled) {
 				return fmt.Errorf("wait: %w", ctx.Err())
 			}
 			bg, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
@@ -236,13 +241,6 @@ func (m *ResourceManager) Wait(ctx context.Context, refs []ObjectRef, opts WaitO
 			return m.waitError(bg, refs, statuses, podReasons, start, true)
 		}
 	}
-}
-
-func storeKey(ref ObjectRef, _ cache.Store) string {
-	if ref.Namespace == "" {
-		return ref.Name
-	}
-	return ref.Namespace + "/" + ref.Name
 }
 
 // waitState collects what watch events changed, for the wait loop.
