@@ -323,3 +323,69 @@ func TestWaitCanceledIsNotATimeout(t *testing.T) {
 		t.Errorf("wait canceled by its caller: %v, want context.Canceled and no *WaitError", err)
 	}
 }
+
+// lineSignal is a progress writer that signals when a line containing
+// each of its substrings has been written.
+type lineSignal struct {
+	syncWriter
+	want map[string]chan struct{}
+}
+
+func (l *lineSignal) Write(p []byte) (int, error) {
+	n, err := l.syncWriter.Write(p)
+	for sub, ch := range l.want {
+		if strings.Contains(string(p), sub) {
+			select {
+			case <-ch:
+			default:
+				close(ch)
+			}
+		}
+	}
+	return n, err
+}
+
+func TestWaitReportsWarningEvents(t *testing.T) {
+	ns := namespace(t)
+	m := newManager(t)
+	objs := parse(t, webApp("registry.invalid/app@sha256:"+strings.Repeat("d", 64), 1, `{kubeenv.conveyor.dev/behavior: unready}`, 600))
+	if _, err := m.Apply(t.Context(), objs, ApplyOptions{Namespace: ns}); err != nil {
+		t.Fatal(err)
+	}
+	podsSeen, eventSeen := make(chan struct{}), make(chan struct{})
+	log := &lineSignal{want: map[string]chan struct{}{"pods: pod web-": podsSeen, "event Unhealthy: Readiness probe failed": eventSeen}}
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- m.Wait(ctx, refsOf(objs), WaitOptions{Timeout: time.Minute, Progress: log}) }()
+	select {
+	case <-podsSeen:
+	case err := <-done:
+		t.Fatalf("wait ended before reporting the pods: %v\n%s", err, log.String())
+	}
+	pods, err := env.Client().CoreV1().Pods(ns).List(t.Context(), metav1.ListOptions{})
+	if err != nil || len(pods.Items) == 0 {
+		t.Fatalf("pods: %v (%d)", err, len(pods.Items))
+	}
+	p := pods.Items[0]
+	now := metav1.Now()
+	_, err = env.Client().CoreV1().Events(ns).Create(t.Context(), &corev1.Event{
+		ObjectMeta:     metav1.ObjectMeta{Name: p.Name + ".probe"},
+		InvolvedObject: corev1.ObjectReference{Kind: "Pod", Namespace: ns, Name: p.Name, UID: p.UID, APIVersion: "v1"},
+		Type:           corev1.EventTypeWarning, Reason: "Unhealthy", Message: "Readiness probe failed: connection refused",
+		FirstTimestamp: now, LastTimestamp: now, Count: 1, Source: corev1.EventSource{Component: "kubelet"},
+	}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-eventSeen:
+	case err := <-done:
+		t.Fatalf("wait ended before reporting the event: %v\n%s", err, log.String())
+	}
+	cancel()
+	<-done
+	if !strings.Contains(log.String(), "Deployment/web: pod "+p.Name+": event Unhealthy: Readiness probe failed: connection refused") {
+		t.Errorf("progress:\n%s", log.String())
+	}
+}

@@ -171,6 +171,18 @@ func (m *ResourceManager) Wait(ctx context.Context, refs []ObjectRef, opts WaitO
 		podStores[ns] = inf.GetStore()
 		go inf.RunWithContext(ctx)
 		synced = append(synced, inf.HasSynced)
+
+		// Warning events of the namespace, reported when they concern a
+		// tracked object or a pod of a tracked workload.
+		evLW := cache.NewListWatchFromClient(m.core.CoreV1().RESTClient(), "events", ns, fields.OneTermEqualSelector("type", corev1.EventTypeWarning))
+		evInf := cache.NewSharedIndexInformer(evLW, &corev1.Event{}, 0, cache.Indexers{})
+		if _, err := evInf.AddEventHandler(cache.ResourceEventHandlerFuncs{
+			AddFunc: func(o any) { w.addEvent(o) }, UpdateFunc: func(_, o any) { w.addEvent(o) },
+		}); err != nil {
+			return fmt.Errorf("wait: %w", err)
+		}
+		go evInf.RunWithContext(ctx)
+		synced = append(synced, evInf.HasSynced)
 	}
 	if !cache.WaitForCacheSync(ctx.Done(), synced...) {
 		return m.waitError(context.Background(), refs, nil, nil, start, true)
@@ -188,7 +200,7 @@ func (m *ResourceManager) Wait(ctx context.Context, refs []ObjectRef, opts WaitO
 		}
 	}
 	for {
-		dirty, pods := w.take()
+		dirty, pods, events := w.take()
 		for _, ref := range dirty {
 			var obj *unstructured.Unstructured
 			if item, ok, _ := stores[ref].GetByKey(keys[ref]); ok {
@@ -211,6 +223,11 @@ func (m *ResourceManager) Wait(ctx context.Context, refs []ObjectRef, opts WaitO
 					progress("%s: pods: %s", ref, r)
 				}
 				podReasons[ref] = r
+			}
+		}
+		for _, ev := range events {
+			if line := eventLine(ev, start, refs, statuses, objects, podStores); line != "" {
+				progress("%s", line)
 			}
 		}
 		done, failed := true, false
@@ -248,7 +265,19 @@ type waitState struct {
 	mu     sync.Mutex
 	dirty  map[ObjectRef]bool
 	pods   bool
+	events []*corev1.Event
 	notify chan struct{}
+}
+
+func (w *waitState) addEvent(o any) {
+	ev, ok := o.(*corev1.Event)
+	if !ok {
+		return
+	}
+	w.mu.Lock()
+	w.events = append(w.events, ev)
+	w.mu.Unlock()
+	w.wake()
 }
 
 func (w *waitState) markObject(ref ObjectRef) {
@@ -272,7 +301,7 @@ func (w *waitState) wake() {
 	}
 }
 
-func (w *waitState) take() ([]ObjectRef, bool) {
+func (w *waitState) take() ([]ObjectRef, bool, []*corev1.Event) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	out := make([]ObjectRef, 0, len(w.dirty))
@@ -283,7 +312,46 @@ func (w *waitState) take() ([]ObjectRef, bool) {
 	clear(w.dirty)
 	pods := w.pods
 	w.pods = false
-	return out, pods
+	events := w.events
+	w.events = nil
+	return out, pods, events
+}
+
+// eventLine formats a warning event that happened since start and
+// concerns a tracked object not yet Current, or a pod of one; empty
+// otherwise.
+func eventLine(ev *corev1.Event, start time.Time, refs []ObjectRef, statuses map[ObjectRef]Status, objects map[ObjectRef]*unstructured.Unstructured, pods map[string]cache.Store) string {
+	when := ev.LastTimestamp.Time
+	if when.IsZero() {
+		when = ev.EventTime.Time
+	}
+	if when.IsZero() {
+		when = ev.CreationTimestamp.Time
+	}
+	if when.Before(start.Add(-time.Second).Truncate(time.Second)) {
+		return ""
+	}
+	inv := ev.InvolvedObject
+	for _, ref := range refs {
+		if statuses[ref].State == Current || ref.Namespace != inv.Namespace {
+			continue
+		}
+		if inv.Kind == ref.Kind && inv.Name == ref.Name {
+			return fmt.Sprintf("%s: event %s: %s", ref, ev.Reason, ev.Message)
+		}
+		if inv.Kind != "Pod" || !isWorkload(ref) || objects[ref] == nil || pods[ref.Namespace] == nil {
+			continue
+		}
+		item, ok, _ := pods[ref.Namespace].GetByKey(inv.Namespace + "/" + inv.Name)
+		pod, _ := item.(*corev1.Pod)
+		if !ok || pod == nil {
+			continue
+		}
+		if sel, err := workloadSelector(objects[ref]); err == nil && sel.Matches(labels.Set(pod.Labels)) {
+			return fmt.Sprintf("%s: pod %s: event %s: %s", ref, inv.Name, ev.Reason, ev.Message)
+		}
+	}
+	return ""
 }
 
 // isWorkload reports whether ref's kind runs pods through a selector.
