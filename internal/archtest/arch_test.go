@@ -134,6 +134,7 @@ var forbidden = map[string][]string{
 	"internal/kubeenv":       {"internal/"},
 	"internal/registry":      {"internal/engine", "internal/executor", "internal/task", "internal/server", "internal/store"},
 	"internal/image":         {"internal/engine", "internal/executor", "internal/task", "internal/server", "internal/store"},
+	"internal/approval":      {"internal/engine", "internal/executor", "internal/task", "internal/server", "internal/agent", "internal/trigger"},
 }
 
 func TestNoPackageReachesUpTheFlow(t *testing.T) {
