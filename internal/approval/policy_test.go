@@ -39,7 +39,9 @@ func TestCanDecide(t *testing.T) {
 
 func TestTally(t *testing.T) {
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	approve := func(u string) store.ApprovalDecision { return store.ApprovalDecision{User: u, Decision: store.DecisionApprove} }
+	approve := func(u string) store.ApprovalDecision {
+		return store.ApprovalDecision{User: u, Decision: store.DecisionApprove}
+	}
 	for _, tc := range []struct {
 		name string
 		a    store.Approval

@@ -27,8 +27,8 @@ func TestApprovalLifecycle(t *testing.T) {
 	run := newRun(t, s)
 	t0 := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	a := store.Approval{RunID: run, Gate: "Deploy", Kind: store.ApprovalKindEnvironment, Environment: "production", Requester: "alice",
-		Policy:  store.ApprovalPolicy{Approvers: []string{"bob", "ops"}, MinApprovers: 2, RequesterCannotApprove: true, Timeout: 30 * time.Minute, OnTimeout: "reject"},
-		Release: store.Release{Digests: map[string]string{"Build.J.push.imageDigest": "sha256:aa"}, ManifestsHash: "sha256:mm"},
+		Policy:    store.ApprovalPolicy{Approvers: []string{"bob", "ops"}, MinApprovers: 2, RequesterCannotApprove: true, Timeout: 30 * time.Minute, OnTimeout: "reject"},
+		Release:   store.Release{Digests: map[string]string{"Build.J.push.imageDigest": "sha256:aa"}, ManifestsHash: "sha256:mm"},
 		CreatedAt: t0, ExpiresAt: t0.Add(30 * time.Minute)}
 	if err := s.CreateApproval(ctx, &a, store.AuditEntry{Actor: "conveyor", Action: "approval.requested"}); err != nil {
 		t.Fatal(err)
