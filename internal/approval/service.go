@@ -130,7 +130,7 @@ func (s *Service) Request(ctx context.Context, req Request) (store.Approval, err
 		return store.Approval{}, err
 	}
 	for i := len(existing) - 1; i >= 0; i-- {
-		if existing[i].Kind == req.Kind && existing[i].State != store.ApprovalCanceled {
+		if existing[i].Kind == req.Kind && existing[i].Environment == req.Environment && existing[i].State != store.ApprovalCanceled {
 			return existing[i], nil
 		}
 	}

@@ -162,6 +162,8 @@ var builtins = map[string]Task{
 	"CopyFiles@2":                Func(runCopyFiles),
 	"ArchiveFiles@2":             Func(runArchiveFiles),
 	CheckoutTask:                 Func(runCheckout),
+	"ManualValidation@0":         Func(runManualValidation),
+	ManualValidationTask:         Func(runManualValidation),
 }
 
 // registry maps lower-case Name@Major to the built-in tasks.
