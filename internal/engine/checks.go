@@ -70,7 +70,10 @@ func (rs *runState) await(gates []string, check func(ctx context.Context) (appro
 		}
 	}()
 	for {
+		// The change channel and the time are taken before asking, so a
+		// change or a clock step made meanwhile still wakes this wait.
 		changed := rs.e.approvals.Changed()
+		now := rs.e.clock.Now()
 		v, err := check(rs.ctx)
 		if err != nil {
 			if rs.ctx.Err() != nil {
@@ -87,7 +90,7 @@ func (rs *runState) await(gates []string, check func(ctx context.Context) (appro
 		}
 		wake, stop := (<-chan struct{})(nil), func() {}
 		if v.RetryAfter > 0 {
-			wake, stop = rs.e.wakeAt(rs.e.clock.Now().Add(v.RetryAfter))
+			wake, stop = rs.e.wakeAt(now.Add(v.RetryAfter))
 		}
 		select {
 		case <-changed:
@@ -104,15 +107,6 @@ func (rs *runState) await(gates []string, check func(ctx context.Context) (appro
 // setWaiting moves a gate's record (and the run, while any gate waits) to
 // waiting and back to running.
 func (rs *runState) setWaiting(gates []string, on bool) {
-	for _, gate := range gates {
-		rec := rs.record(gate)
-		if on {
-			rec.State = store.StateWaiting
-		} else {
-			rec.State = store.StateRunning
-		}
-		rs.putRecord(rec)
-	}
 	rs.mu.Lock()
 	if on {
 		rs.waiting++
@@ -127,18 +121,27 @@ func (rs *runState) setWaiting(gates []string, on bool) {
 	rs.run.State = state
 	run := rs.run
 	rs.mu.Unlock()
-	if !changed {
-		return
-	}
-	if err := rs.e.store.UpdateRun(context.WithoutCancel(rs.ctx), rs.run.ID, func(r *store.Run) error {
-		if r.State != store.StateCompleted {
-			r.State = state
+	// The run first, so that who sees a waiting record sees a waiting run.
+	if changed {
+		if err := rs.e.store.UpdateRun(context.WithoutCancel(rs.ctx), rs.run.ID, func(r *store.Run) error {
+			if r.State != store.StateCompleted {
+				r.State = state
+			}
+			return nil
+		}); err != nil {
+			rs.e.log.Error("record run state", slog.String("run", rs.run.ID), slog.Any("err", err))
 		}
-		return nil
-	}); err != nil {
-		rs.e.log.Error("record run state", slog.String("run", rs.run.ID), slog.Any("err", err))
+		rs.e.observer.RunChanged(run)
 	}
-	rs.e.observer.RunChanged(run)
+	for _, gate := range gates {
+		rec := rs.record(gate)
+		if on {
+			rec.State = store.StateWaiting
+		} else {
+			rec.State = store.StateRunning
+		}
+		rs.putRecord(rec)
+	}
 }
 
 // stageEnvironments lists the environments of a stage's deployment jobs
