@@ -147,6 +147,7 @@ var forbidden = map[string][]string{
 	"internal/services":      {"internal/engine", "internal/server", "internal/agent"},
 	"internal/trigger":       {"internal/engine", "internal/executor", "internal/task", "internal/server", "internal/agent"},
 	"internal/image":         {"internal/engine", "internal/executor", "internal/task", "internal/server", "internal/store"},
+	"internal/approval":      {"internal/engine", "internal/executor", "internal/task", "internal/server", "internal/agent", "internal/trigger"},
 }
 
 func TestNoPackageReachesUpTheFlow(t *testing.T) {

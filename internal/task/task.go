@@ -166,6 +166,8 @@ var builtins = map[string]Task{
 	"ArchiveFiles@2":             Func(runArchiveFiles),
 	"Kubernetes@1":               Func(runKubernetes),
 	CheckoutTask:                 Func(runCheckout),
+	"ManualValidation@0":         Func(runManualValidation),
+	ManualValidationTask:         Func(runManualValidation),
 }
 
 // registry maps lower-case Name@Major to the built-in tasks.
