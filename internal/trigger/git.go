@@ -27,11 +27,12 @@ type Git struct {
 
 	mu    sync.Mutex
 	locks map[string]*sync.Mutex
+	known map[string]bool // dir + "@" + commit present in the mirror
 }
 
 // NewGit keeps mirrors under dir (created when missing), one per URL.
 func NewGit(dir string) *Git {
-	return &Git{dir: dir, locks: map[string]*sync.Mutex{}}
+	return &Git{dir: dir, locks: map[string]*sync.Mutex{}, known: map[string]bool{}}
 }
 
 func (g *Git) lock(url string) *sync.Mutex {
@@ -72,10 +73,13 @@ func runGit(ctx context.Context, dir string, args ...string) ([]byte, error) {
 // Sync makes the mirror of url hold commit (fetching everything when it
 // does not, or always when commit is empty) and returns the mirror's folder.
 func (g *Git) Sync(ctx context.Context, url, commit string) (string, error) {
+	dir := g.mirrorDir(url)
+	if commit != "" && g.isKnown(dir, commit) {
+		return dir, nil // objects stay in a mirror once fetched
+	}
 	l := g.lock(url)
 	l.Lock()
 	defer l.Unlock()
-	dir := g.mirrorDir(url)
 	if _, err := os.Stat(filepath.Join(dir, "HEAD")); err != nil {
 		if err := os.MkdirAll(g.dir, 0o755); err != nil {
 			return "", fmt.Errorf("mirror %s: %w", redactURL(url), err)
@@ -96,10 +100,27 @@ func (g *Git) Sync(ctx context.Context, url, commit string) (string, error) {
 			return "", fmt.Errorf("mirror %s: %w", redactURL(url), err)
 		}
 	}
-	if commit != "" && !hasCommit(ctx, dir, commit) {
-		return "", fmt.Errorf("mirror %s: commit %s not found after fetching", redactURL(url), commit)
+	if commit != "" {
+		if !hasCommit(ctx, dir, commit) {
+			return "", fmt.Errorf("mirror %s: commit %s not found after fetching", redactURL(url), commit)
+		}
+		g.mu.Lock()
+		if len(g.known) >= maxKnownCommits {
+			clear(g.known)
+		}
+		g.known[dir+"@"+commit] = true
+		g.mu.Unlock()
 	}
 	return dir, nil
+}
+
+// maxKnownCommits bounds the memory of commits known to be mirrored.
+const maxKnownCommits = 100000
+
+func (g *Git) isKnown(dir, commit string) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.known[dir+"@"+commit]
 }
 
 func hasCommit(ctx context.Context, dir, commit string) bool {
