@@ -300,6 +300,14 @@ func TestCompletionRequests(t *testing.T) {
 			}
 		})
 	}
+	wantVars := map[string]string{
+		"resources.pipeline.build.pipelineName": "ci", "resources.pipeline.build.runID": "01J",
+		"resources.pipeline.build.runName": "20260101.1", "resources.pipeline.build.sourceBranch": "refs/heads/main",
+		"resources.pipeline.build.sourceCommit": head, "resources.pipeline.build.requestedFor": "ann",
+	}
+	if diff := cmp.Diff(wantVars, ResourceVariables(got[0])); diff != "" {
+		t.Errorf("resource variables (-want +got):\n%s", diff)
+	}
 	out, err := f.d.Finished(t.Context(), run)
 	if err != nil || len(out.Started) != 1 || out.Started[0].Pipeline != "cd" {
 		t.Errorf("Finished = %+v, %v; want cd started", out, err)
