@@ -164,6 +164,7 @@ var builtins = map[string]Task{
 	"PublishTestResults@2":       Func(runPublishTestResults),
 	"CopyFiles@2":                Func(runCopyFiles),
 	"ArchiveFiles@2":             Func(runArchiveFiles),
+	"KubernetesManifest@1":       Func(runKubernetesManifest),
 	"Kubernetes@1":               Func(runKubernetes),
 	CheckoutTask:                 Func(runCheckout),
 	"ManualValidation@0":         Func(runManualValidation),
