@@ -167,6 +167,8 @@ var builtins = map[string]Task{
 	"KubernetesManifest@1":       Func(runKubernetesManifest),
 	"Kubernetes@1":               Func(runKubernetes),
 	CheckoutTask:                 Func(runCheckout),
+	"ManualValidation@0":         Func(runManualValidation),
+	ManualValidationTask:         Func(runManualValidation),
 }
 
 // registry maps lower-case Name@Major to the built-in tasks.
