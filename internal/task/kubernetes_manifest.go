@@ -333,7 +333,26 @@ func (k *manifestRun) deploy(ctx context.Context) (Result, error) {
 	if err != nil {
 		return manifestFail("%v", err)
 	}
+	what := "Deployed"
+	if isCanary {
+		what = "Canary deployed"
+	}
+	k.addSummary(what, req, res)
 	return Result{Status: Succeeded, Message: summary(res)}, nil
+}
+
+// addSummary adds what was deployed, where and which images, to the run's
+// summary.
+func (k *manifestRun) addSummary(what string, req deploy.Request, res deploy.Result) {
+	if k.env.AddSummary == nil {
+		return
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "**%s** to `%s/%s`: %s\n", what, req.Target.Environment, req.Target.Namespace, summary(res))
+	for _, img := range res.Images {
+		fmt.Fprintf(&b, "- `%s`\n", img)
+	}
+	k.env.AddSummary(b.String())
 }
 
 func summary(res deploy.Result) string {
@@ -372,6 +391,7 @@ func (k *manifestRun) promote(ctx context.Context) (Result, error) {
 	if err != nil {
 		return manifestFail("%v", err)
 	}
+	k.addSummary("Promoted", req, res)
 	return Result{Status: Succeeded, Message: "promoted: " + summary(res)}, nil
 }
 

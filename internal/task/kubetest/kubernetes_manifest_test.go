@@ -121,9 +121,14 @@ func TestKubernetesManifestDeployRollbackAndActions(t *testing.T) {
 		"action": "deploy", "manifests": "k8s/*.yaml\nk8s/*.yml", "containers": host + "/web:v1", "rolloutStatusTimeout": "60",
 	})
 	writeManifests(t, e.Dirs.Sources, "{}", host)
+	var summaryText string
+	e.AddSummary = func(text string) { summaryText += text }
 	res := runTask(t, e)
 	if res.Status != task.Succeeded {
 		t.Fatalf("deploy v1: %+v\n%s", res, log)
+	}
+	if want := "**Deployed** to `staging/" + ns + "`: 3 created, 0 configured, 0 unchanged; revision 1\n- `" + host + "/web@" + d1 + "`\n"; summaryText != want {
+		t.Errorf("summary %q, want %q", summaryText, want)
 	}
 	dep, err := env.Client().AppsV1().Deployments(ns).Get(t.Context(), "web", getOpts)
 	if err != nil {
