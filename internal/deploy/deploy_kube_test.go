@@ -150,6 +150,9 @@ func TestDeployRollsBackAFailedRollout(t *testing.T) {
 		t.Errorf("serving ReplicaSet %s (%d ready), want the first one %s with 2 ready", rs.Name, rs.Status.ReadyReplicas, stableRS.Name)
 	}
 	_ = d2
+	if testing.Verbose() {
+		t.Logf("step log:\n%s", log.String())
+	}
 
 	// Opting out leaves the failed rollout in place.
 	bad.Rollback = false

@@ -55,11 +55,10 @@ func (e *WaitError) Error() string {
 	for _, p := range e.Pending {
 		parts = append(parts, fmt.Sprintf("%s %s: %s", p.Ref, p.Status.State, p.Status.Message))
 	}
-	what := "failed"
+	msg := strings.Join(parts, "; ")
 	if e.Timeout {
-		what = fmt.Sprintf("not healthy after %s", e.Waited.Round(time.Millisecond))
+		msg = fmt.Sprintf("not healthy after %s: %s", e.Waited.Round(time.Millisecond), msg)
 	}
-	msg := what + ": " + strings.Join(parts, "; ")
 	if len(e.Problems) > 0 {
 		msg += " (" + strings.Join(e.Problems, "; ") + ")"
 	}

@@ -2,6 +2,8 @@ package kubetest
 
 import (
 	"fmt"
+	"io"
+	"log"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -109,7 +111,7 @@ func TestKubernetesManifestDeployRollbackAndActions(t *testing.T) {
 	if _, err := env.Client().CoreV1().Namespaces().Create(t.Context(), namespace(ns), createOpts); err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(registry.New())
+	srv := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
 	t.Cleanup(srv.Close)
 	host := strings.TrimPrefix(srv.URL, "http://")
 	d1 := pushRandom(t, host+"/web:v1")
@@ -228,7 +230,7 @@ func TestKubernetesManifestCanaryPromote(t *testing.T) {
 	if _, err := env.Client().CoreV1().Namespaces().Create(t.Context(), namespace(ns), createOpts); err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(registry.New())
+	srv := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
 	t.Cleanup(srv.Close)
 	host := strings.TrimPrefix(srv.URL, "http://")
 	d1 := pushRandom(t, host+"/web:v1")
