@@ -168,8 +168,10 @@ func (m *ResourceManager) Wait(ctx context.Context, refs []ObjectRef, opts WaitO
 			return fmt.Errorf("wait: %w", err)
 		}
 		podStores[ns] = inf.GetStore()
+		// Pods and events only explain; the wait does not depend on them
+		// (nor on being allowed to list them): their informers are not
+		// waited for.
 		go inf.RunWithContext(ctx)
-		synced = append(synced, inf.HasSynced)
 
 		// Warning events of the namespace, reported when they concern a
 		// tracked object or a pod of a tracked workload.
@@ -181,7 +183,6 @@ func (m *ResourceManager) Wait(ctx context.Context, refs []ObjectRef, opts WaitO
 			return fmt.Errorf("wait: %w", err)
 		}
 		go evInf.RunWithContext(ctx)
-		synced = append(synced, evInf.HasSynced)
 	}
 	if !cache.WaitForCacheSync(ctx.Done(), synced...) {
 		return m.waitError(context.Background(), refs, nil, nil, start, true)
