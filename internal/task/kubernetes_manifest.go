@@ -45,6 +45,10 @@ const defaultRolloutTimeout = 300 * time.Second
 // arguments; for createSecret secretType, secretName, secretArguments,
 // dockerRegistryEndpoint. Conveyor's own inputs: rollbackOnFailure
 // (default true) and prune (default false).
+//
+// rolloutStatusTimeout defaults to 300 seconds; 0 waits until the step's
+// own timeout. Revisions are kept per Environment.Name (the service
+// connection's name outside a deployment job), namespace and pipeline.
 func runKubernetesManifest(ctx context.Context, env *Env) (Result, error) {
 	action := strings.ToLower(strings.TrimSpace(env.Input("action", "deploy")))
 	if action == "bake" {
