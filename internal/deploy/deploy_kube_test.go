@@ -12,6 +12,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/client-go/rest"
 )
 
 func deployment(t *testing.T, ns, name string) *appsv1.Deployment {
@@ -390,5 +391,22 @@ func TestWaitReportsWarningEvents(t *testing.T) {
 	<-done
 	if !strings.Contains(log.String(), "Deployment/web: pod "+p.Name+": event Unhealthy: Readiness probe failed: connection refused") {
 		t.Errorf("progress:\n%s", log.String())
+	}
+}
+
+func TestWaitFailsFastWhenNotAllowedToWatch(t *testing.T) {
+	ns := namespace(t)
+	if _, err := newManager(t).Apply(t.Context(), parse(t, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n"), ApplyOptions{Namespace: ns}); err != nil {
+		t.Fatal(err)
+	}
+	cfg := rest.CopyConfig(env.Config)
+	cfg.Impersonate = rest.ImpersonationConfig{UserName: "nobody"}
+	m, err := NewResourceManager(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = m.Wait(t.Context(), []ObjectRef{{Kind: "ConfigMap", Namespace: ns, Name: "a"}}, WaitOptions{Timeout: time.Minute})
+	if err == nil || !strings.Contains(err.Error(), "forbidden") || !strings.Contains(err.Error(), "must be allowed to get, list and watch") {
+		t.Errorf("wait without rights: %v, want a forbidden error at once", err)
 	}
 }

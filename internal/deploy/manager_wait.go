@@ -11,6 +11,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -114,7 +115,7 @@ func (m *ResourceManager) Wait(ctx context.Context, refs []ObjectRef, opts WaitO
 		}
 	}
 
-	w := &waitState{dirty: map[ObjectRef]bool{}, notify: make(chan struct{}, 1)}
+	w := &waitState{dirty: map[ObjectRef]bool{}, notify: make(chan struct{}, 1), fatal: make(chan struct{})}
 	stores := map[ObjectRef]cache.Store{}
 	var synced []cache.InformerSynced
 	for k, byName := range groups {
@@ -152,6 +153,15 @@ func (m *ResourceManager) Wait(ctx context.Context, refs []ObjectRef, opts WaitO
 		}); err != nil {
 			return fmt.Errorf("wait: %w", err)
 		}
+		if err := inf.SetWatchErrorHandlerWithContext(func(ctx context.Context, r *cache.Reflector, err error) {
+			if apierrors.IsForbidden(err) || apierrors.IsUnauthorized(err) {
+				w.fail(fmt.Errorf("watch %s: %w", k.gvr.GroupResource(), err))
+				return
+			}
+			cache.DefaultWatchErrorHandler(ctx, r, err)
+		}); err != nil {
+			return fmt.Errorf("wait: %w", err)
+		}
 		for _, ref := range byName {
 			stores[ref] = inf.GetStore()
 		}
@@ -184,8 +194,23 @@ func (m *ResourceManager) Wait(ctx context.Context, refs []ObjectRef, opts WaitO
 		}
 		go evInf.RunWithContext(ctx)
 	}
-	if !cache.WaitForCacheSync(ctx.Done(), synced...) {
-		return m.waitError(context.Background(), refs, nil, nil, start, true)
+	syncCtx, syncCancel := context.WithCancel(ctx)
+	defer syncCancel()
+	go func() {
+		select {
+		case <-w.fatal:
+			syncCancel()
+		case <-syncCtx.Done():
+		}
+	}()
+	if !cache.WaitForCacheSync(syncCtx.Done(), synced...) {
+		if err := w.fatalErr(); err != nil {
+			return fmt.Errorf("wait: %w: the cluster identity must be allowed to get, list and watch what it deploys", err)
+		}
+		if errors.Is(context.Cause(ctx), context.Canceled) {
+			return fmt.Errorf("wait: %w", ctx.Err())
+		}
+		return m.waitError(context.WithoutCancel(ctx), refs, nil, nil, start, true)
 	}
 	for _, ref := range refs {
 		w.markObject(ref)
@@ -248,6 +273,8 @@ func (m *ResourceManager) Wait(ctx context.Context, refs []ObjectRef, opts WaitO
 		}
 		select {
 		case <-w.notify:
+		case <-w.fatal:
+			return fmt.Errorf("wait: %w", w.fatalErr())
 		case <-ctx.Done():
 			// A caller's cancellation is not a timeout of the wait.
 			if errors.Is(context.Cause(ctx), context.Canceled) {
@@ -267,6 +294,24 @@ type waitState struct {
 	pods   bool
 	events []*corev1.Event
 	notify chan struct{}
+	fatal  chan struct{} // closed on an error the wait cannot get past
+	err    error
+}
+
+// fail records err as fatal (the first one wins) and wakes the wait.
+func (w *waitState) fail(err error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.err == nil {
+		w.err = err
+		close(w.fatal)
+	}
+}
+
+func (w *waitState) fatalErr() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.err
 }
 
 func (w *waitState) addEvent(o any) {
