@@ -9,13 +9,15 @@
 // canary (deploy, promote, reject).
 //
 // The pieces, in the order a deploy runs them:
-//   - objects.go, images.go, annotate.go, canary.go: pure functions on
-//     unstructured objects (table and golden tests);
+//   - objects.go, images.go, annotate.go, canary.go, secret.go: pure
+//     functions on unstructured objects (table and golden tests);
+//   - resolver.go: image tags to digests with go-containerregistry;
 //   - status.go: the health rules per kind;
 //   - ResourceManager (manager*.go): one verb per file — Apply returns a
-//     ChangeSet, Wait watches, Prune and Delete remove;
-//   - Deployer (deploy.go, rollback.go): the phases build → apply → wait →
-//     rollback or record → prune, with its RevisionStore.
+//     ChangeSet, Wait watches, Prune and Delete remove, Patch and Scale;
+//   - Deployer (deploy.go, canary_deploy.go): the phases build → apply →
+//     wait → rollback or record → prune, with its RevisionStore
+//     (revision.go; MemoryRevisions for runs without a database).
 //
 // It logs nothing: progress goes to the writer a caller passes in.
 //
