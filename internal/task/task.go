@@ -165,6 +165,8 @@ var builtins = map[string]Task{
 	"CopyFiles@2":                Func(runCopyFiles),
 	"ArchiveFiles@2":             Func(runArchiveFiles),
 	"Kubernetes@1":               Func(runKubernetes),
+	"Docker@2":                   Func(runDocker),
+	"PromoteImage@1":             Func(runPromoteImage),
 	CheckoutTask:                 Func(runCheckout),
 	"ManualValidation@0":         Func(runManualValidation),
 	ManualValidationTask:         Func(runManualValidation),
