@@ -413,6 +413,12 @@ func TestLayerCache(t *testing.T) {
 	if second.CacheHits != 2 || second.CacheMisses != 0 {
 		t.Errorf("second build: %d hits, %d misses, want 2 and 0", second.CacheHits, second.CacheMisses)
 	}
+	// Another checkout of the same files: new paths and mtimes, same content.
+	other := buildExample(t, copyDir(t, dir), func(b *DockerBuild) { b.CacheDir = cache })
+	if other.CacheHits != 2 || mustDigest(t, other.Image) != mustDigest(t, first.Image) {
+		t.Errorf("another checkout: %d hits, digest %s, want 2 hits and %s", other.CacheHits, mustDigest(t, other.Image), mustDigest(t, first.Image))
+	}
+	// Same size, new content.
 	if err := os.WriteFile(filepath.Join(dir, "motd.txt"), []byte("changed\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}

@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -218,23 +219,34 @@ func (c *layerCache) layer(spec *layerSpec, mt types.MediaType) (v1.Layer, bool,
 		return &staticLayer{diffID: diffID, digest: digest, size: size, mediaType: mt,
 			open: func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil }}, false, nil
 	}
-	diffID, err := spec.diffID()
-	if err != nil {
-		return nil, false, err
-	}
-	blob := filepath.Join(c.dir, diffID.Hex+".tar.gz")
-	metaFile := filepath.Join(c.dir, diffID.Hex+".json")
-	if raw, err := os.ReadFile(metaFile); err == nil {
-		var m cacheMeta
-		if json.Unmarshal(raw, &m) == nil {
-			if d, err := v1.NewHash(m.Digest); err == nil {
-				if st, err := os.Stat(blob); err == nil && st.Size() == m.Size {
-					return &staticLayer{diffID: diffID, digest: d, size: m.Size, mediaType: mt,
-						open: func() (io.ReadCloser, error) { return os.Open(blob) }}, true, nil
+	// First by the inputs' metadata: no file is read when none changed.
+	inKey, inOK := spec.inputKey()
+	inFile := filepath.Join(c.dir, "inputs", inKey)
+	if inOK {
+		if raw, err := os.ReadFile(inFile); err == nil {
+			if d, err := v1.NewHash(strings.TrimSpace(string(raw))); err == nil {
+				if l, ok := c.lookup(d, mt); ok {
+					return l, true, nil
 				}
 			}
 		}
 	}
+	// Then by content: another checkout of the same files.
+	diffID, err := spec.diffID()
+	if err != nil {
+		return nil, false, err
+	}
+	remember := func() {
+		if inOK && os.MkdirAll(filepath.Dir(inFile), 0o755) == nil {
+			_ = writeFileAtomic(inFile, []byte(diffID.String()))
+		}
+	}
+	if l, ok := c.lookup(diffID, mt); ok {
+		remember()
+		return l, true, nil
+	}
+	blob := filepath.Join(c.dir, diffID.Hex+".tar.gz")
+	metaFile := filepath.Join(c.dir, diffID.Hex+".json")
 	if err := os.MkdirAll(c.dir, 0o755); err != nil {
 		return nil, false, fmt.Errorf("layer cache: %w", err)
 	}
@@ -260,8 +272,56 @@ func (c *layerCache) layer(spec *layerSpec, mt types.MediaType) (v1.Layer, bool,
 	if err := writeFileAtomic(metaFile, raw); err != nil {
 		return nil, false, fmt.Errorf("layer cache: %w", err)
 	}
+	remember()
 	return &staticLayer{diffID: diffID, digest: digest, size: size, mediaType: mt,
 		open: func() (io.ReadCloser, error) { return os.Open(blob) }}, false, nil
+}
+
+// lookup returns the cached layer whose diff ID is diffID.
+func (c *layerCache) lookup(diffID v1.Hash, mt types.MediaType) (v1.Layer, bool) {
+	blob := filepath.Join(c.dir, diffID.Hex+".tar.gz")
+	raw, err := os.ReadFile(filepath.Join(c.dir, diffID.Hex+".json"))
+	if err != nil {
+		return nil, false
+	}
+	var m cacheMeta
+	if json.Unmarshal(raw, &m) != nil {
+		return nil, false
+	}
+	d, err := v1.NewHash(m.Digest)
+	if err != nil {
+		return nil, false
+	}
+	if st, err := os.Stat(blob); err != nil || st.Size() != m.Size {
+		return nil, false
+	}
+	return &staticLayer{diffID: diffID, digest: d, size: m.Size, mediaType: mt,
+		open: func() (io.ReadCloser, error) { return os.Open(blob) }}, true
+}
+
+// inputKey hashes what the layer is made of without reading the build
+// context's files: names, modes, owners, the epoch, and for each file on
+// disk its path, size, modification time, inode and change time (as git's
+// index does); in-memory contents are hashed. ok is false when a file
+// cannot be stat'ed.
+func (s *layerSpec) inputKey() (string, bool) {
+	h := sha256.New()
+	fmt.Fprintf(h, "conveyor-layer-v1\n%d\n", s.epoch.Unix())
+	for _, e := range s.entries {
+		fmt.Fprintf(h, "%q %c %o %d %d %q %d\n", e.name, e.typ, e.mode, e.uid, e.gid, e.link, e.size)
+		switch {
+		case e.src != "":
+			st, err := os.Stat(e.src)
+			if err != nil || st.Size() != e.size {
+				return "", false
+			}
+			fmt.Fprintf(h, "file %q %d %s\n", e.src, st.ModTime().UnixNano(), statIdentity(st))
+		case e.typ == tar.TypeReg:
+			d := sha256.Sum256(e.data)
+			fmt.Fprintf(h, "data %x\n", d)
+		}
+	}
+	return hex.EncodeToString(h.Sum(nil)), true
 }
 
 func writeFileAtomic(name string, data []byte) error {
@@ -278,4 +338,13 @@ func writeFileAtomic(name string, data []byte) error {
 		return err
 	}
 	return os.Rename(tmp.Name(), name)
+}
+
+// statIdentity is the inode and change time of a file, which change when
+// its content is replaced even with the same size and mtime.
+func statIdentity(st os.FileInfo) string {
+	if sys, ok := st.Sys().(*syscall.Stat_t); ok {
+		return fmt.Sprintf("%d:%d:%d.%d", sys.Dev, sys.Ino, sys.Ctim.Sec, sys.Ctim.Nsec)
+	}
+	return ""
 }
