@@ -161,6 +161,7 @@ func Build(ctx context.Context, b DockerBuild) (*BuildResult, error) {
 			}
 		}
 	}
+	bl.warnUnusedArgs()
 	ign, err := readIgnore(b.Dockerfile, b.Context)
 	if err != nil {
 		return nil, err
@@ -851,4 +852,22 @@ func setEnv(env []string, key, value string) []string {
 		}
 	}
 	return append(out, key+"="+value)
+}
+
+// warnUnusedArgs logs the build args no ARG declares (Docker ignores them too).
+func (bl *builder) warnUnusedArgs() {
+	declared := map[string]bool{}
+	for _, in := range bl.df.Instructions {
+		if in.Cmd == "ARG" {
+			for _, w := range strings.Fields(in.Rest) {
+				k, _, _ := strings.Cut(w, "=")
+				declared[k] = true
+			}
+		}
+	}
+	for _, k := range slices.Sorted(maps.Keys(bl.b.BuildArgs)) {
+		if !declared[k] {
+			bl.logf("warning: build arg %s is not declared by an ARG of %s: ignored", k, bl.df.File)
+		}
+	}
 }

@@ -6,6 +6,7 @@ import (
 	"compress/gzip"
 	"errors"
 	"io"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,6 +16,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/validate"
+
+	"conveyor.dev/conveyor/internal/registry"
 )
 
 // examples is the folder of sample Dockerfiles.
@@ -431,5 +434,74 @@ func TestLayerCache(t *testing.T) {
 	}
 	if err := validate.Image(second.Image); err != nil {
 		t.Errorf("validate.Image of a cached build: %v", err)
+	}
+}
+
+func TestBuildFromRegistry(t *testing.T) {
+	reg, err := registry.New(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(reg)
+	t.Cleanup(srv.Close)
+	host := strings.TrimPrefix(srv.URL, "http://")
+
+	// A base with accounts, an environment, a shell and a command.
+	baseDir := t.TempDir()
+	writeFiles(t, baseDir, map[string]string{
+		"Dockerfile": "FROM scratch\nCOPY passwd group /etc/\nCOPY tool /usr/bin/tool\nENV PATH=/usr/bin LANG=C\nSHELL [\"/bin/ash\", \"-c\"]\nCMD [\"tool\"]\n",
+		"passwd":     "root:x:0:0::/root:/bin/sh\napp:x:1001:1001::/home/app:/bin/sh\n",
+		"group":      "root:x:0:\napp:x:1001:\n",
+		"tool":       "#!tool\n",
+	})
+	base := buildExample(t, baseDir, nil)
+	baseDigest, _, err := Push(t.Context(), base.Image, host+"/base:1")
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	dir := t.TempDir()
+	writeFiles(t, dir, map[string]string{
+		"Dockerfile": "ARG REG\nFROM ${REG}/base:1\nARG REG\nENV LANG=C.UTF-8\nCOPY --chown=app:app app.txt /home/app/\n" +
+			"COPY --from=${REG}/base:1 /usr/bin/tool /opt/tool\nENTRYPOINT [\"tool\"]\n",
+		"app.txt": "app",
+	})
+	r := buildExample(t, dir, func(b *DockerBuild) {
+		b.BuildArgs = map[string]string{"REG": host}
+		b.BaseImageData = true
+	})
+	if err := validate.Image(r.Image); err != nil {
+		t.Errorf("validate.Image: %v", err)
+	}
+	if r.BaseName != host+"/base:1" || r.BaseDigest != baseDigest.String() {
+		t.Errorf("base %s %s, want %s/base:1 %s", r.BaseName, r.BaseDigest, host, baseDigest)
+	}
+	cf, err := r.Image.ConfigFile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	type summary struct {
+		Env, Shell, Entrypoint, Cmd []string
+		Layers                      int
+	}
+	// ENTRYPOINT resets the base's CMD; the base's two layers come first.
+	want := summary{[]string{"PATH=/usr/bin", "LANG=C.UTF-8"}, []string{"/bin/ash", "-c"}, []string{"tool"}, nil, 4}
+	if diff := cmp.Diff(want, summary{cf.Config.Env, cf.Config.Shell, cf.Config.Entrypoint, cf.Config.Cmd, len(cf.RootFS.DiffIDs)}); diff != "" {
+		t.Errorf("config (-want +got):\n%s", diff)
+	}
+	layers := allLayerEntries(t, r.Image)
+	wantLayers := [][]layerEntry{
+		{{Name: "home/", Mode: 0o755}, {Name: "home/app/", Mode: 0o755}, {Name: "home/app/app.txt", Mode: 0o644, UID: 1001, GID: 1001, Content: "app"}},
+		{{Name: "opt/", Mode: 0o755}, {Name: "opt/tool", Mode: 0o644, Content: "#!tool\n"}},
+	}
+	if diff := cmp.Diff(wantLayers, layers[2:]); diff != "" {
+		t.Errorf("layers (-want +got):\n%s", diff)
+	}
+	m, err := r.Image.Manifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Annotations[BaseNameKey] != host+"/base:1" || m.Annotations[BaseDigestKey] != baseDigest.String() {
+		t.Errorf("base annotations %v", m.Annotations)
 	}
 }

@@ -104,6 +104,9 @@ func (bl *builder) copySpec(s *stageState, in Instruction) (*layerSpec, error) {
 	var entries []fileEntry
 	var err error
 	if fromRef != "" {
+		if fromRef, err = lx.word(fromRef); err != nil || fromRef == "" {
+			return nil, bl.errorf(in, "--from=%s: %v", fromRef, err)
+		}
 		if isAdd {
 			return nil, bl.errorf(in, "ADD --from is not supported: use COPY --from")
 		}
