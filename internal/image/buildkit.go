@@ -117,7 +117,7 @@ func (bl *builder) buildKit(ctx context.Context, target int) (*BuildResult, erro
 	}
 	if err := cmd.Run(); err != nil {
 		os.RemoveAll(out)
-		return nil, fmt.Errorf("buildkit build of %s at %s: %w\n%s", bl.b.Dockerfile, k.Address, err, tail(stderr.String(), 40))
+		return nil, fmt.Errorf("buildkit build of %s at %s (buildKit.address in conveyor.yaml; is buildkitd running there?): %w\n%s", bl.b.Dockerfile, k.Address, err, tail(stderr.String(), 40))
 	}
 	img, err := loadLayoutImage(out)
 	if err != nil {

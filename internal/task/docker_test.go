@@ -319,3 +319,20 @@ func TestDockerInputErrors(t *testing.T) {
 		t.Errorf("without services: %+v", res)
 	}
 }
+
+func TestDockerRunGoesToBuildKit(t *testing.T) {
+	env, _ := imageEnv(t, map[string]string{"repository": "x", "containerRegistry": "nonprod-acr", "Dockerfile": "run/Dockerfile"},
+		map[string]config.Registry{"nonprod": {URL: "127.0.0.1:1"}})
+	copyExample(t, "run", filepath.Join(env.Dirs.Sources, "run"))
+	sock := "unix://" + filepath.Join(t.TempDir(), "no-buildkitd.sock")
+	env.Services.Config.BuildKit.Address = sock
+	// A buildctl that is not there would be found on PATH or in the cache
+	// folder; either way the build must reach for the configured address.
+	res, err := runDocker(t.Context(), env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Status != Failed || !(strings.Contains(res.Message, sock) || strings.Contains(res.Message, "buildctl not found")) {
+		t.Errorf("result %+v, want Failed naming the BuildKit address %s", res, sock)
+	}
+}
