@@ -1,6 +1,10 @@
 package image
 
 import (
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -122,5 +126,52 @@ func TestDockerignore(t *testing.T) {
 	var none *ignorer
 	if none.excluded("anything") {
 		t.Error("a nil ignorer excluded a path")
+	}
+}
+
+var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
+
+// TestParseExamplesGolden parses each sample Dockerfile and compares one
+// line per instruction with testdata/parse/<example>.golden.
+func TestParseExamplesGolden(t *testing.T) {
+	for _, ex := range []string{"static", "multistage", "run"} {
+		t.Run(ex, func(t *testing.T) {
+			src, err := os.ReadFile(filepath.Join(examples, ex, "Dockerfile"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			df, err := ParseDockerfile("Dockerfile", src)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var b strings.Builder
+			for _, in := range df.Instructions {
+				fmt.Fprintf(&b, "%d %s", in.Line, in.Cmd)
+				for _, f := range in.Flags {
+					fmt.Fprintf(&b, " --%s=%s", f.Name, f.Value)
+				}
+				if in.JSON {
+					fmt.Fprintf(&b, " exec%q\n", in.Args)
+				} else {
+					fmt.Fprintf(&b, " | %s\n", in.Rest)
+				}
+			}
+			golden := filepath.Join("testdata", "parse", ex+".golden")
+			if *update {
+				if err := os.MkdirAll(filepath.Dir(golden), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(golden, []byte(b.String()), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatalf("%v (run go test -run TestParseExamplesGolden -update)", err)
+			}
+			if diff := cmp.Diff(string(want), b.String()); diff != "" {
+				t.Errorf("%s (-want +got):\n%s", golden, diff)
+			}
+		})
 	}
 }

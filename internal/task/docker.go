@@ -457,7 +457,7 @@ func findDockerfile(env *Env) (string, error) {
 	if !strings.ContainsAny(pat, "*?[") {
 		p := filepath.Join(env.Dirs.Sources, filepath.FromSlash(pat))
 		if _, err := os.Stat(p); err != nil {
-			return "", fmt.Errorf("Dockerfile %s not found under the sources %s: set the Dockerfile input to its path", pat, env.Dirs.Sources)
+			return "", fmt.Errorf("input Dockerfile: %s not found under the sources %s: set it to the Dockerfile's path", pat, env.Dirs.Sources)
 		}
 		return p, nil
 	}
