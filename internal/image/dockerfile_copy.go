@@ -274,7 +274,7 @@ func (bl *builder) fromImage(s *stageState, in Instruction, ref string, srcs []s
 	} else {
 		pulled, _, err := bl.pull(ref)
 		if err != nil {
-			return nil, bl.errorf(in, "--from=%s: %v", ref, err)
+			return nil, bl.errorf(in, "--from=%s: no earlier stage has this name, and as an image: %v", ref, err)
 		}
 		img = pulled
 	}
