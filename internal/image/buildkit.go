@@ -131,12 +131,47 @@ func (bl *builder) buildKit(ctx context.Context, target int) (*BuildResult, erro
 			ann[k] = v
 		}
 	}
+	res := &BuildResult{BuildKit: true, cleanup: func() error { return os.RemoveAll(out) }}
+	if bl.b.BaseImageData {
+		if res.BaseName, res.BaseDigest, err = bl.rootBase(target); err != nil {
+			os.RemoveAll(out)
+			return nil, err
+		}
+		if res.BaseName != "" {
+			ann[BaseNameKey], ann[BaseDigestKey] = res.BaseName, res.BaseDigest
+		}
+	}
 	annotated, ok := mutate.Annotations(img, ann).(v1.Image)
 	if !ok {
 		os.RemoveAll(out)
 		return nil, errors.New("buildkit build: annotations did not yield an image")
 	}
-	return &BuildResult{Image: annotated, BuildKit: true, cleanup: func() error { return os.RemoveAll(out) }}, nil
+	res.Image = annotated
+	return res, nil
+}
+
+// rootBase names the image the target stage is ultimately built FROM (through
+// earlier stages) and its digest; both are empty for scratch.
+func (bl *builder) rootBase(target int) (string, string, error) {
+	i := target
+	for {
+		words, err := bl.fromWords(bl.stages[i].from)
+		if err != nil {
+			return "", "", err
+		}
+		if j := bl.stageRef(words[0], i); j >= 0 {
+			i = j
+			continue
+		}
+		if strings.EqualFold(words[0], "scratch") {
+			return "", "", nil
+		}
+		img, digest, err := bl.pull(words[0])
+		if err != nil || img == nil {
+			return "", "", bl.errorf(bl.stages[i].from, "%v", err)
+		}
+		return words[0], digest, nil
+	}
 }
 
 // loadLayoutImage returns the single image of the OCI layout at dir.

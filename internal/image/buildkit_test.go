@@ -124,7 +124,8 @@ func TestBuildKitRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := Push(t.Context(), base.Image, host+"/base:1"); err != nil {
+	baseDigest, _, err := Push(t.Context(), base.Image, host+"/base:1")
+	if err != nil {
 		t.Fatal(err)
 	}
 
@@ -134,11 +135,12 @@ func TestBuildKitRun(t *testing.T) {
 		t.Helper()
 		var log bytes.Buffer
 		r, err := Build(t.Context(), DockerBuild{
-			Dockerfile: filepath.Join(examples, "run", "Dockerfile"),
-			BuildArgs:  map[string]string{"BASE": host + "/base:1"},
-			Revision:   "abc123",
-			BuildKit:   bk,
-			Log:        &log,
+			Dockerfile:    filepath.Join(examples, "run", "Dockerfile"),
+			BuildArgs:     map[string]string{"BASE": host + "/base:1"},
+			Revision:      "abc123",
+			BuildKit:      bk,
+			BaseImageData: true,
+			Log:           &log,
 		})
 		if err != nil {
 			t.Fatalf("%v\n%s", err, log.String())
@@ -162,6 +164,13 @@ func TestBuildKitRun(t *testing.T) {
 	}
 	if got := cf.Config.Labels[RevisionKey]; got != "abc123" {
 		t.Errorf("revision label %q, want abc123", got)
+	}
+	m, err := r.Image.Manifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := m.Annotations[BaseNameKey] + " " + m.Annotations[BaseDigestKey]; got != host+"/base:1 "+baseDigest.String() {
+		t.Errorf("base annotations %q, want %s/base:1 %s", got, host, baseDigest)
 	}
 	layers := allLayerEntries(t, r.Image)
 	if len(layers) != 3 {
