@@ -166,6 +166,8 @@ var builtins = map[string]Task{
 	"ArchiveFiles@2":             Func(runArchiveFiles),
 	"KubernetesManifest@1":       Func(runKubernetesManifest),
 	"Kubernetes@1":               Func(runKubernetes),
+	"Docker@2":                   Func(runDocker),
+	"PromoteImage@1":             Func(runPromoteImage),
 	CheckoutTask:                 Func(runCheckout),
 	"ManualValidation@0":         Func(runManualValidation),
 	ManualValidationTask:         Func(runManualValidation),
