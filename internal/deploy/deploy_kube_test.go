@@ -1,6 +1,7 @@
 package deploy
 
 import (
+	"context"
 	"errors"
 	"strings"
 	"testing"
@@ -11,6 +12,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/client-go/rest"
 )
 
 func deployment(t *testing.T, ns, name string) *appsv1.Deployment {
@@ -149,6 +151,9 @@ func TestDeployRollsBackAFailedRollout(t *testing.T) {
 		t.Errorf("serving ReplicaSet %s (%d ready), want the first one %s with 2 ready", rs.Name, rs.Status.ReadyReplicas, stableRS.Name)
 	}
 	_ = d2
+	if testing.Verbose() {
+		t.Logf("step log:\n%s", log.String())
+	}
 
 	// Opting out leaves the failed rollout in place.
 	bad.Rollback = false
@@ -299,5 +304,109 @@ func TestWaitTimesOutWithPodReasons(t *testing.T) {
 	}
 	if !strings.Contains(log.String(), "Deployment/web: pods: pod web-") {
 		t.Errorf("progress lacks the pods' reason:\n%s", log.String())
+	}
+}
+
+// cancelOnWrite cancels a context at the first progress line.
+type cancelOnWrite struct{ cancel func() }
+
+func (c cancelOnWrite) Write(p []byte) (int, error) { c.cancel(); return len(p), nil }
+
+func TestWaitCanceledIsNotATimeout(t *testing.T) {
+	ns := namespace(t)
+	m := newManager(t)
+	objs := parse(t, webApp("registry.invalid/app@sha256:"+strings.Repeat("c", 64), 1, `{kubeenv.conveyor.dev/behavior: unready}`, 600))
+	if _, err := m.Apply(t.Context(), objs, ApplyOptions{Namespace: ns}); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	err := m.Wait(ctx, refsOf(objs), WaitOptions{Timeout: time.Minute, Progress: cancelOnWrite{cancel}})
+	var werr *WaitError
+	if err == nil || errors.As(err, &werr) || !errors.Is(err, context.Canceled) {
+		t.Errorf("wait canceled by its caller: %v, want context.Canceled and no *WaitError", err)
+	}
+}
+
+// lineSignal is a progress writer that signals when a line containing
+// each of its substrings has been written.
+type lineSignal struct {
+	syncWriter
+	want map[string]chan struct{}
+}
+
+func (l *lineSignal) Write(p []byte) (int, error) {
+	n, err := l.syncWriter.Write(p)
+	for sub, ch := range l.want {
+		if strings.Contains(string(p), sub) {
+			select {
+			case <-ch:
+			default:
+				close(ch)
+			}
+		}
+	}
+	return n, err
+}
+
+func TestWaitReportsWarningEvents(t *testing.T) {
+	ns := namespace(t)
+	m := newManager(t)
+	objs := parse(t, webApp("registry.invalid/app@sha256:"+strings.Repeat("d", 64), 1, `{kubeenv.conveyor.dev/behavior: unready}`, 600))
+	if _, err := m.Apply(t.Context(), objs, ApplyOptions{Namespace: ns}); err != nil {
+		t.Fatal(err)
+	}
+	podsSeen, eventSeen := make(chan struct{}), make(chan struct{})
+	log := &lineSignal{want: map[string]chan struct{}{"pods: pod web-": podsSeen, "event Unhealthy: Readiness probe failed": eventSeen}}
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- m.Wait(ctx, refsOf(objs), WaitOptions{Timeout: time.Minute, Progress: log}) }()
+	select {
+	case <-podsSeen:
+	case err := <-done:
+		t.Fatalf("wait ended before reporting the pods: %v\n%s", err, log.String())
+	}
+	pods, err := env.Client().CoreV1().Pods(ns).List(t.Context(), metav1.ListOptions{})
+	if err != nil || len(pods.Items) == 0 {
+		t.Fatalf("pods: %v (%d)", err, len(pods.Items))
+	}
+	p := pods.Items[0]
+	now := metav1.Now()
+	_, err = env.Client().CoreV1().Events(ns).Create(t.Context(), &corev1.Event{
+		ObjectMeta:     metav1.ObjectMeta{Name: p.Name + ".probe"},
+		InvolvedObject: corev1.ObjectReference{Kind: "Pod", Namespace: ns, Name: p.Name, UID: p.UID, APIVersion: "v1"},
+		Type:           corev1.EventTypeWarning, Reason: "Unhealthy", Message: "Readiness probe failed: connection refused",
+		FirstTimestamp: now, LastTimestamp: now, Count: 1, Source: corev1.EventSource{Component: "kubelet"},
+	}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-eventSeen:
+	case err := <-done:
+		t.Fatalf("wait ended before reporting the event: %v\n%s", err, log.String())
+	}
+	cancel()
+	<-done
+	if !strings.Contains(log.String(), "Deployment/web: pod "+p.Name+": event Unhealthy: Readiness probe failed: connection refused") {
+		t.Errorf("progress:\n%s", log.String())
+	}
+}
+
+func TestWaitFailsFastWhenNotAllowedToWatch(t *testing.T) {
+	ns := namespace(t)
+	if _, err := newManager(t).Apply(t.Context(), parse(t, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n"), ApplyOptions{Namespace: ns}); err != nil {
+		t.Fatal(err)
+	}
+	cfg := rest.CopyConfig(env.Config)
+	cfg.Impersonate = rest.ImpersonationConfig{UserName: "nobody"}
+	m, err := NewResourceManager(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = m.Wait(t.Context(), []ObjectRef{{Kind: "ConfigMap", Namespace: ns, Name: "a"}}, WaitOptions{Timeout: time.Minute})
+	if err == nil || !strings.Contains(err.Error(), "forbidden") || !strings.Contains(err.Error(), "must be allowed to get, list and watch") {
+		t.Errorf("wait without rights: %v, want a forbidden error at once", err)
 	}
 }

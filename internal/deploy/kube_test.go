@@ -3,6 +3,8 @@ package deploy
 import (
 	"bytes"
 	"fmt"
+	"io"
+	"log"
 	"net/http/httptest"
 	"os"
 	"strings"
@@ -30,7 +32,7 @@ func TestMain(m *testing.M) {
 // testRegistry is a real OCI registry (go-containerregistry's) on
 // loopback, shared by the tests of the package.
 var testRegistry = sync.OnceValue(func() string {
-	srv := httptest.NewServer(registry.New())
+	srv := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
 	return strings.TrimPrefix(srv.URL, "http://")
 })
 

@@ -48,7 +48,7 @@ func NewResourceManager(cfg *rest.Config) (*ResourceManager, error) {
 		return nil, fmt.Errorf("kubernetes discovery for %s: %w", cfg.Host, err)
 	}
 	mapper := restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(disc))
-	return &ResourceManager{dynamic: dyn, core: core, mapper: mapper, concurrency: 8}, nil
+	return &ResourceManager{dynamic: dyn, core: core, mapper: mapper, concurrency: 16}, nil
 }
 
 // mapping returns the REST mapping of ref's kind; an unknown kind is

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -55,11 +56,10 @@ func (e *WaitError) Error() string {
 	for _, p := range e.Pending {
 		parts = append(parts, fmt.Sprintf("%s %s: %s", p.Ref, p.Status.State, p.Status.Message))
 	}
-	what := "failed"
+	msg := strings.Join(parts, "; ")
 	if e.Timeout {
-		what = fmt.Sprintf("not healthy after %s", e.Waited.Round(time.Millisecond))
+		msg = fmt.Sprintf("not healthy after %s: %s", e.Waited.Round(time.Millisecond), msg)
 	}
-	msg := what + ": " + strings.Join(parts, "; ")
 	if len(e.Problems) > 0 {
 		msg += " (" + strings.Join(e.Problems, "; ") + ")"
 	}
@@ -90,6 +90,7 @@ func (m *ResourceManager) Wait(ctx context.Context, refs []ObjectRef, opts WaitO
 		ns  string
 	}
 	groups := map[groupKey]map[string]ObjectRef{}
+	keys := map[ObjectRef]string{} // the informer store key of each ref
 	podNamespaces := map[string]bool{}
 	for _, ref := range refs {
 		mp, err := m.mapping(ref)
@@ -99,6 +100,10 @@ func (m *ResourceManager) Wait(ctx context.Context, refs []ObjectRef, opts WaitO
 		ns := ref.Namespace
 		if mp.Scope.Name() != meta.RESTScopeNameNamespace {
 			ns = ""
+		}
+		keys[ref] = ref.Name
+		if ns != "" {
+			keys[ref] = ns + "/" + ref.Name
 		}
 		k := groupKey{mp.Resource, ns}
 		if groups[k] == nil {
@@ -110,7 +115,7 @@ func (m *ResourceManager) Wait(ctx context.Context, refs []ObjectRef, opts WaitO
 		}
 	}
 
-	w := &waitState{dirty: map[ObjectRef]bool{}, notify: make(chan struct{}, 1)}
+	w := &waitState{dirty: map[ObjectRef]bool{}, notify: make(chan struct{}, 1), fatal: make(chan struct{})}
 	stores := map[ObjectRef]cache.Store{}
 	var synced []cache.InformerSynced
 	for k, byName := range groups {
@@ -148,6 +153,15 @@ func (m *ResourceManager) Wait(ctx context.Context, refs []ObjectRef, opts WaitO
 		}); err != nil {
 			return fmt.Errorf("wait: %w", err)
 		}
+		if err := inf.SetWatchErrorHandlerWithContext(func(ctx context.Context, r *cache.Reflector, err error) {
+			if apierrors.IsForbidden(err) || apierrors.IsUnauthorized(err) {
+				w.fail(fmt.Errorf("watch %s: %w", k.gvr.GroupResource(), err))
+				return
+			}
+			cache.DefaultWatchErrorHandler(ctx, r, err)
+		}); err != nil {
+			return fmt.Errorf("wait: %w", err)
+		}
 		for _, ref := range byName {
 			stores[ref] = inf.GetStore()
 		}
@@ -164,11 +178,39 @@ func (m *ResourceManager) Wait(ctx context.Context, refs []ObjectRef, opts WaitO
 			return fmt.Errorf("wait: %w", err)
 		}
 		podStores[ns] = inf.GetStore()
+		// Pods and events only explain; the wait does not depend on them
+		// (nor on being allowed to list them): their informers are not
+		// waited for.
 		go inf.RunWithContext(ctx)
-		synced = append(synced, inf.HasSynced)
+
+		// Warning events of the namespace, reported when they concern a
+		// tracked object or a pod of a tracked workload.
+		evLW := cache.NewListWatchFromClient(m.core.CoreV1().RESTClient(), "events", ns, fields.OneTermEqualSelector("type", corev1.EventTypeWarning))
+		evInf := cache.NewSharedIndexInformer(evLW, &corev1.Event{}, 0, cache.Indexers{})
+		if _, err := evInf.AddEventHandler(cache.ResourceEventHandlerFuncs{
+			AddFunc: func(o any) { w.addEvent(o) }, UpdateFunc: func(_, o any) { w.addEvent(o) },
+		}); err != nil {
+			return fmt.Errorf("wait: %w", err)
+		}
+		go evInf.RunWithContext(ctx)
 	}
-	if !cache.WaitForCacheSync(ctx.Done(), synced...) {
-		return m.waitError(context.Background(), refs, nil, nil, start, true)
+	syncCtx, syncCancel := context.WithCancel(ctx)
+	defer syncCancel()
+	go func() {
+		select {
+		case <-w.fatal:
+			syncCancel()
+		case <-syncCtx.Done():
+		}
+	}()
+	if !cache.WaitForCacheSync(syncCtx.Done(), synced...) {
+		if err := w.fatalErr(); err != nil {
+			return fmt.Errorf("wait: %w: the cluster identity must be allowed to get, list and watch what it deploys", err)
+		}
+		if errors.Is(context.Cause(ctx), context.Canceled) {
+			return fmt.Errorf("wait: %w", ctx.Err())
+		}
+		return m.waitError(context.WithoutCancel(ctx), refs, nil, nil, start, true)
 	}
 	for _, ref := range refs {
 		w.markObject(ref)
@@ -183,10 +225,10 @@ func (m *ResourceManager) Wait(ctx context.Context, refs []ObjectRef, opts WaitO
 		}
 	}
 	for {
-		dirty, pods := w.take()
+		dirty, pods, events := w.take()
 		for _, ref := range dirty {
 			var obj *unstructured.Unstructured
-			if item, ok, _ := stores[ref].GetByKey(storeKey(ref, stores[ref])); ok {
+			if item, ok, _ := stores[ref].GetByKey(keys[ref]); ok {
 				obj, _ = item.(*unstructured.Unstructured)
 			}
 			objects[ref] = obj
@@ -208,6 +250,11 @@ func (m *ResourceManager) Wait(ctx context.Context, refs []ObjectRef, opts WaitO
 				podReasons[ref] = r
 			}
 		}
+		for _, ev := range events {
+			if line := eventLine(ev, start, refs, statuses, objects, podStores); line != "" {
+				progress("%s", line)
+			}
+		}
 		done, failed := true, false
 		for _, ref := range refs {
 			switch statuses[ref].State {
@@ -226,9 +273,11 @@ func (m *ResourceManager) Wait(ctx context.Context, refs []ObjectRef, opts WaitO
 		}
 		select {
 		case <-w.notify:
+		case <-w.fatal:
+			return fmt.Errorf("wait: %w", w.fatalErr())
 		case <-ctx.Done():
-			// A caller's own cancellation is not a timeout of the wait.
-			if errors.Is(context.Cause(ctx), context.Canceled) && opts.Timeout == 0 {
+			// A caller's cancellation is not a timeout of the wait.
+			if errors.Is(context.Cause(ctx), context.Canceled) {
 				return fmt.Errorf("wait: %w", ctx.Err())
 			}
 			bg, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
@@ -238,19 +287,42 @@ func (m *ResourceManager) Wait(ctx context.Context, refs []ObjectRef, opts WaitO
 	}
 }
 
-func storeKey(ref ObjectRef, _ cache.Store) string {
-	if ref.Namespace == "" {
-		return ref.Name
-	}
-	return ref.Namespace + "/" + ref.Name
-}
-
 // waitState collects what watch events changed, for the wait loop.
 type waitState struct {
 	mu     sync.Mutex
 	dirty  map[ObjectRef]bool
 	pods   bool
+	events []*corev1.Event
 	notify chan struct{}
+	fatal  chan struct{} // closed on an error the wait cannot get past
+	err    error
+}
+
+// fail records err as fatal (the first one wins) and wakes the wait.
+func (w *waitState) fail(err error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.err == nil {
+		w.err = err
+		close(w.fatal)
+	}
+}
+
+func (w *waitState) fatalErr() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.err
+}
+
+func (w *waitState) addEvent(o any) {
+	ev, ok := o.(*corev1.Event)
+	if !ok {
+		return
+	}
+	w.mu.Lock()
+	w.events = append(w.events, ev)
+	w.mu.Unlock()
+	w.wake()
 }
 
 func (w *waitState) markObject(ref ObjectRef) {
@@ -274,7 +346,7 @@ func (w *waitState) wake() {
 	}
 }
 
-func (w *waitState) take() ([]ObjectRef, bool) {
+func (w *waitState) take() ([]ObjectRef, bool, []*corev1.Event) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	out := make([]ObjectRef, 0, len(w.dirty))
@@ -285,7 +357,46 @@ func (w *waitState) take() ([]ObjectRef, bool) {
 	clear(w.dirty)
 	pods := w.pods
 	w.pods = false
-	return out, pods
+	events := w.events
+	w.events = nil
+	return out, pods, events
+}
+
+// eventLine formats a warning event that happened since start and
+// concerns a tracked object not yet Current, or a pod of one; empty
+// otherwise.
+func eventLine(ev *corev1.Event, start time.Time, refs []ObjectRef, statuses map[ObjectRef]Status, objects map[ObjectRef]*unstructured.Unstructured, pods map[string]cache.Store) string {
+	when := ev.LastTimestamp.Time
+	if when.IsZero() {
+		when = ev.EventTime.Time
+	}
+	if when.IsZero() {
+		when = ev.CreationTimestamp.Time
+	}
+	if when.Before(start.Add(-time.Second).Truncate(time.Second)) {
+		return ""
+	}
+	inv := ev.InvolvedObject
+	for _, ref := range refs {
+		if statuses[ref].State == Current || ref.Namespace != inv.Namespace {
+			continue
+		}
+		if inv.Kind == ref.Kind && inv.Name == ref.Name {
+			return fmt.Sprintf("%s: event %s: %s", ref, ev.Reason, ev.Message)
+		}
+		if inv.Kind != "Pod" || !isWorkload(ref) || objects[ref] == nil || pods[ref.Namespace] == nil {
+			continue
+		}
+		item, ok, _ := pods[ref.Namespace].GetByKey(inv.Namespace + "/" + inv.Name)
+		pod, _ := item.(*corev1.Pod)
+		if !ok || pod == nil {
+			continue
+		}
+		if sel, err := workloadSelector(objects[ref]); err == nil && sel.Matches(labels.Set(pod.Labels)) {
+			return fmt.Sprintf("%s: pod %s: event %s: %s", ref, inv.Name, ev.Reason, ev.Message)
+		}
+	}
+	return ""
 }
 
 // isWorkload reports whether ref's kind runs pods through a selector.

@@ -2,17 +2,16 @@ package deploy
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
+	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	utiljson "k8s.io/apimachinery/pkg/util/json"
-	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/yaml"
 )
 
@@ -46,18 +45,16 @@ type Manifest struct {
 
 // ParseManifests decodes the YAML or JSON documents of every manifest into
 // objects, in order. Empty documents are skipped; a List is flattened. An
-// error names the file and the document number and says what is missing.
+// error names the file, the line where the document starts and what is
+// wrong ("manifest k8s/app.yaml:12: object lacks metadata.name: …").
 func ParseManifests(ms []Manifest) ([]*unstructured.Unstructured, error) {
 	var out []*unstructured.Unstructured
 	for _, m := range ms {
-		dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(m.Data), 4096)
-		for doc := 1; ; doc++ {
-			var js json.RawMessage
-			if err := dec.Decode(&js); err != nil {
-				if errors.Is(err, io.EOF) {
-					break
-				}
-				return nil, fmt.Errorf("manifest %s: document %d: %w", m.Name, doc, err)
+		for _, doc := range splitDocuments(m.Data) {
+			where := fmt.Sprintf("manifest %s:%d", m.Name, doc.line)
+			js, err := yaml.YAMLToJSON(doc.data)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", where, shiftLine(err, doc.line))
 			}
 			if t := bytes.TrimSpace(js); len(t) == 0 || string(t) == "null" {
 				continue
@@ -65,7 +62,7 @@ func ParseManifests(ms []Manifest) ([]*unstructured.Unstructured, error) {
 			// apimachinery's json keeps integers as int64, as the API does.
 			var raw map[string]any
 			if err := utiljson.Unmarshal(js, &raw); err != nil {
-				return nil, fmt.Errorf("manifest %s: document %d: not an object: %w", m.Name, doc, err)
+				return nil, fmt.Errorf("%s: not a Kubernetes object (a mapping with apiVersion, kind and metadata): %w", where, err)
 			}
 			if len(raw) == 0 {
 				continue
@@ -74,24 +71,70 @@ func ParseManifests(ms []Manifest) ([]*unstructured.Unstructured, error) {
 			if obj.IsList() {
 				list, err := obj.ToList()
 				if err != nil {
-					return nil, fmt.Errorf("manifest %s: document %d: %w", m.Name, doc, err)
+					return nil, fmt.Errorf("%s: %w", where, err)
 				}
 				for i := range list.Items {
 					item := list.Items[i]
 					if err := checkObject(&item); err != nil {
-						return nil, fmt.Errorf("manifest %s: document %d item %d: %w", m.Name, doc, i+1, err)
+						return nil, fmt.Errorf("%s: item %d: %w", where, i+1, err)
 					}
 					out = append(out, &item)
 				}
 				continue
 			}
 			if err := checkObject(obj); err != nil {
-				return nil, fmt.Errorf("manifest %s: document %d: %w", m.Name, doc, err)
+				return nil, fmt.Errorf("%s: %w", where, err)
 			}
 			out = append(out, obj)
 		}
 	}
 	return out, nil
+}
+
+// document is one YAML document of a stream and the line it starts on.
+type document struct {
+	data []byte
+	line int
+}
+
+// splitDocuments splits a YAML stream at its "---" lines; a JSON file is
+// one document.
+func splitDocuments(data []byte) []document {
+	if t := bytes.TrimSpace(data); len(t) > 0 && (t[0] == '{' || t[0] == '[') {
+		return []document{{data, 1}}
+	}
+	var docs []document
+	cur := document{line: 1}
+	lines := bytes.SplitAfter(data, []byte("\n"))
+	for i, l := range lines {
+		t := bytes.TrimRight(l, " \t\r\n")
+		if bytes.Equal(t, []byte("---")) || bytes.HasPrefix(t, []byte("--- ")) {
+			docs = append(docs, cur)
+			cur = document{line: i + 2}
+			if rest := bytes.TrimSpace(t[3:]); len(rest) > 0 {
+				cur.data = append(cur.data, rest...)
+				cur.data = append(cur.data, '\n')
+				cur.line = i + 1
+			}
+			continue
+		}
+		if bytes.Equal(t, []byte("...")) {
+			continue
+		}
+		cur.data = append(cur.data, l...)
+	}
+	return append(docs, cur)
+}
+
+var yamlLine = regexp.MustCompile(`line (\d+)`)
+
+// shiftLine rewrites "line N" in a YAML error to the line in the file.
+func shiftLine(err error, first int) error {
+	msg := yamlLine.ReplaceAllStringFunc(err.Error(), func(s string) string {
+		n, _ := strconv.Atoi(s[len("line "):])
+		return fmt.Sprintf("line %d", n+first-1)
+	})
+	return errors.New(msg)
 }
 
 func checkObject(obj *unstructured.Unstructured) error {

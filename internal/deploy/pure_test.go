@@ -120,9 +120,11 @@ func TestResolveDigestsError(t *testing.T) {
 
 func TestParseManifestsErrors(t *testing.T) {
 	tests := []struct{ data, want string }{
-		{"apiVersion: v1\nkind: ConfigMap\n", "manifest m.yaml: document 1: object lacks metadata.name: every Kubernetes object needs apiVersion, kind and metadata.name"},
-		{"---\n---\nkind: ConfigMap\nmetadata: {name: a}\n", "manifest m.yaml: document 2: object lacks apiVersion: every Kubernetes object needs apiVersion, kind and metadata.name"},
-		{"a: [\n", "manifest m.yaml: document 1: "},
+		{"apiVersion: v1\nkind: ConfigMap\n", "manifest m.yaml:1: object lacks metadata.name: every Kubernetes object needs apiVersion, kind and metadata.name"},
+		{"---\n---\nkind: ConfigMap\nmetadata: {name: a}\n", "manifest m.yaml:3: object lacks apiVersion: every Kubernetes object needs apiVersion, kind and metadata.name"},
+		{"a: [\n", "manifest m.yaml:1: yaml: line 1: "},
+		{"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n---\n# the second\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: [b}\n", "manifest m.yaml:5: yaml: line 7: "},
+		{"- a\n- b\n", "manifest m.yaml:1: not a Kubernetes object"},
 	}
 	for _, tt := range tests {
 		_, err := ParseManifests([]Manifest{{Name: "m.yaml", Data: []byte(tt.data)}})

@@ -45,6 +45,10 @@ const defaultRolloutTimeout = 300 * time.Second
 // arguments; for createSecret secretType, secretName, secretArguments,
 // dockerRegistryEndpoint. Conveyor's own inputs: rollbackOnFailure
 // (default true) and prune (default false).
+//
+// rolloutStatusTimeout defaults to 300 seconds; 0 waits until the step's
+// own timeout. Revisions are kept per Environment.Name (the service
+// connection's name outside a deployment job), namespace and pipeline.
 func runKubernetesManifest(ctx context.Context, env *Env) (Result, error) {
 	action := strings.ToLower(strings.TrimSpace(env.Input("action", "deploy")))
 	if action == "bake" {
@@ -333,7 +337,26 @@ func (k *manifestRun) deploy(ctx context.Context) (Result, error) {
 	if err != nil {
 		return manifestFail("%v", err)
 	}
+	what := "Deployed"
+	if isCanary {
+		what = "Canary deployed"
+	}
+	k.addSummary(what, req, res)
 	return Result{Status: Succeeded, Message: summary(res)}, nil
+}
+
+// addSummary adds what was deployed, where and which images, to the run's
+// summary.
+func (k *manifestRun) addSummary(what string, req deploy.Request, res deploy.Result) {
+	if k.env.AddSummary == nil {
+		return
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "**%s** to `%s/%s`: %s\n", what, req.Target.Environment, req.Target.Namespace, summary(res))
+	for _, img := range res.Images {
+		fmt.Fprintf(&b, "- `%s`\n", img)
+	}
+	k.env.AddSummary(b.String())
 }
 
 func summary(res deploy.Result) string {
@@ -372,6 +395,7 @@ func (k *manifestRun) promote(ctx context.Context) (Result, error) {
 	if err != nil {
 		return manifestFail("%v", err)
 	}
+	k.addSummary("Promoted", req, res)
 	return Result{Status: Succeeded, Message: "promoted: " + summary(res)}, nil
 }
 

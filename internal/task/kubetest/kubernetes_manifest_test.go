@@ -2,6 +2,8 @@ package kubetest
 
 import (
 	"fmt"
+	"io"
+	"log"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -109,7 +111,7 @@ func TestKubernetesManifestDeployRollbackAndActions(t *testing.T) {
 	if _, err := env.Client().CoreV1().Namespaces().Create(t.Context(), namespace(ns), createOpts); err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(registry.New())
+	srv := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
 	t.Cleanup(srv.Close)
 	host := strings.TrimPrefix(srv.URL, "http://")
 	d1 := pushRandom(t, host+"/web:v1")
@@ -121,9 +123,14 @@ func TestKubernetesManifestDeployRollbackAndActions(t *testing.T) {
 		"action": "deploy", "manifests": "k8s/*.yaml\nk8s/*.yml", "containers": host + "/web:v1", "rolloutStatusTimeout": "60",
 	})
 	writeManifests(t, e.Dirs.Sources, "{}", host)
+	var summaryText string
+	e.AddSummary = func(text string) { summaryText += text }
 	res := runTask(t, e)
 	if res.Status != task.Succeeded {
 		t.Fatalf("deploy v1: %+v\n%s", res, log)
+	}
+	if want := "**Deployed** to `staging/" + ns + "`: 3 created, 0 configured, 0 unchanged; revision 1\n- `" + host + "/web@" + d1 + "`\n"; summaryText != want {
+		t.Errorf("summary %q, want %q", summaryText, want)
 	}
 	dep, err := env.Client().AppsV1().Deployments(ns).Get(t.Context(), "web", getOpts)
 	if err != nil {
@@ -223,7 +230,7 @@ func TestKubernetesManifestCanaryPromote(t *testing.T) {
 	if _, err := env.Client().CoreV1().Namespaces().Create(t.Context(), namespace(ns), createOpts); err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(registry.New())
+	srv := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
 	t.Cleanup(srv.Close)
 	host := strings.TrimPrefix(srv.URL, "http://")
 	d1 := pushRandom(t, host+"/web:v1")
