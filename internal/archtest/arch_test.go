@@ -136,6 +136,7 @@ var forbidden = map[string][]string{
 	"internal/config":        {"internal/"},
 	"internal/trigger":       {"internal/engine", "internal/executor", "internal/task", "internal/server", "internal/agent"},
 	"internal/image":         {"internal/engine", "internal/executor", "internal/task", "internal/server", "internal/store"},
+	"internal/supplychain":   {"internal/engine", "internal/executor", "internal/task", "internal/server", "internal/store", "internal/agent", "internal/image"},
 }
 
 func TestNoPackageReachesUpTheFlow(t *testing.T) {
