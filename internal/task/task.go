@@ -165,6 +165,9 @@ var builtins = map[string]Task{
 	"CopyFiles@2":                Func(runCopyFiles),
 	"ArchiveFiles@2":             Func(runArchiveFiles),
 	CheckoutTask:                 Func(runCheckout),
+	"ContainerScan@1":            Func(runContainerScan),
+	"SecretScan@1":               Func(runSecretScan),
+	"PublishSarif@1":             Func(runPublishSarif),
 }
 
 // registry maps lower-case Name@Major to the built-in tasks.
