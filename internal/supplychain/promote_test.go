@@ -102,3 +102,36 @@ func TestPromoteRequiresSignature(t *testing.T) {
 		}
 	})
 }
+
+// TestAfterBuild runs the build-time steps in one call and checks their
+// outcome verifies as a deploy would.
+func TestAfterBuild(t *testing.T) {
+	ctx := t.Context()
+	reg := startRegistry(t)
+	signer, _, pubPEM := testKey(t, "pw")
+	pub, _ := ParsePublicKey(pubPEM)
+	db, err := LoadDB("testdata/osv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref := reg.pushImage(t, "app:v1", fixtureImage(t))
+	rep, err := AfterBuild(ctx, ref, BuildOptions{
+		Options: testOpts, Key: signer, DB: db, Now: fixedClock(t, "2026-11-28T12:00:00Z"),
+		Policy:     Policy{Threshold: SeverityCritical},
+		Provenance: &ProvenanceInfo{Repository: "https://git.example/app.git", Commit: "abc", Pipeline: "ci", RunID: "1"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rep.Scan.Passed || rep.Signature == nil || len(rep.SBOM.Packages) == 0 {
+		t.Errorf("report = %+v", rep)
+	}
+	if err := VerifyImage(ctx, ref, pub, true, testOpts); err != nil {
+		t.Errorf("VerifyImage: %v", err)
+	}
+	_, _, otherPEM := testKey(t, "pw")
+	other, _ := ParsePublicKey(otherPEM)
+	if err := VerifyImage(ctx, ref, other, true, testOpts); !errors.Is(err, ErrNoValidSignature) {
+		t.Errorf("VerifyImage with another key = %v, want ErrNoValidSignature", err)
+	}
+}
