@@ -7,15 +7,26 @@
 // SARIF reading and writing, and the Kubernetes admission policy that keeps
 // production on digest-pinned images of the prod registry.
 //
-// The API callers use after a build and before a promotion or deploy:
+// The API the image build and promotion use:
 //
-//	sb, _ := supplychain.SBOM(ctx, ref, opts)              // packages + SPDX/CycloneDX documents
-//	_ = supplychain.AttachSBOM(ctx, ref, sb, signer, opts)  // in-toto attestations as referrers
-//	res, _ := supplychain.Scan(sb.Packages, db, policy)     // gate decision + findings
-//	_ = supplychain.AttachScan(ctx, ref, res, signer, opts)
-//	_, _ = supplychain.Sign(ctx, ref, signer, opts)         // cosign simple-signing signature
-//	_ = supplychain.Verify(ctx, ref, pub, opts)             // before promotion/deploy
-//	_ = supplychain.VerifyScan(ctx, ref, pub, opts)         // the scan attestation passed
+//	rep, err := supplychain.AfterBuild(ctx, ref, supplychain.BuildOptions{...}) // all of the below in one call
+//	sb, err := supplychain.SBOM(ctx, ref, opts)            // packages + SPDX/CycloneDX documents
+//	err = supplychain.AttachSBOM(ctx, sb, key, opts)        // in-toto attestations as referrers
+//	res := supplychain.Scan(sb.Packages, db, policy)        // pure: findings + gate decision
+//	_, err = supplychain.AttachScan(ctx, ref, res, key, version, opts)
+//	_, err = supplychain.AttachProvenance(ctx, ref, info, key, opts) // SLSA v1
+//	_, err = supplychain.Sign(ctx, ref, key, signOpts)      // cosign simple-signing signature
+//	_, err = supplychain.Verify(ctx, ref, pub, opts)        // before promotion/deploy
+//	_, err = supplychain.VerifyScan(ctx, ref, pub, opts)    // the latest signed scan passed
+//	err = supplychain.VerifyImage(ctx, ref, pub, requireScan, opts) // both
+//	registry.WithSignatureChecker(supplychain.Checker{Pub: pub, RequireScan: true})
+//
+// Signatures are stored as an OCI image manifest whose subject is the image
+// (artifact type SignatureArtifactType) and which is also tagged
+// sha256-<hex>.sig, so the referrers API, cosign's tag scheme and
+// registry.Promote all find it. Attestations are DSSE envelopes (artifact
+// type DSSEMediaType) referring to the image; on registries without the
+// referrers API go-containerregistry maintains the referrers tag fallback.
 //
 // Keys are cosign's formats: "ENCRYPTED SIGSTORE PRIVATE KEY" (scrypt +
 // nacl/secretbox over PKCS#8) and PKIX "PUBLIC KEY" PEM, so keys made by
