@@ -83,3 +83,14 @@ func LoadPublicKey(ctx context.Context, ref string, read SecretFunc) (*ecdsa.Pub
 	}
 	return pub, nil
 }
+
+// PublicOf returns the ECDSA public key of a signer loaded with LoadSigner,
+// for verifying with the same key pair (supplyChain.signingKey) when no
+// separate public key is configured.
+func PublicOf(s crypto.Signer) (*ecdsa.PublicKey, error) {
+	pub, ok := s.Public().(*ecdsa.PublicKey)
+	if !ok {
+		return nil, fmt.Errorf("public key: %T: only ECDSA keys are supported", s.Public())
+	}
+	return pub, nil
+}
