@@ -10,6 +10,8 @@ import (
 	"github.com/santhosh-tekuri/jsonschema/v6"
 )
 
+const sarifSchemaID = "https://raw.githubusercontent.com/schemastore/schemastore/master/src/schemas/json/sarif-2.1.0-rtm.5.json"
+
 // compileSchema compiles one of the committed schemas, with the others
 // registered at their $id so references resolve offline.
 func compileSchema(t *testing.T, url string) *jsonschema.Schema {
@@ -20,6 +22,7 @@ func compileSchema(t *testing.T, url string) *jsonschema.Schema {
 		"bom-1.5.SNAPSHOT.schema.json":  "http://cyclonedx.org/schema/bom-1.5.SNAPSHOT.schema.json",
 		"spdx.SNAPSHOT.schema.json":     "http://cyclonedx.org/schema/spdx.SNAPSHOT.schema.json",
 		"jsf-0.82.SNAPSHOT.schema.json": "http://cyclonedx.org/schema/jsf-0.82.SNAPSHOT.schema.json",
+		"sarif-2.1.0-rtm.5.json":        sarifSchemaID,
 	} {
 		b, err := os.ReadFile(filepath.Join("testdata", "schema", file))
 		if err != nil {
@@ -96,6 +99,13 @@ func TestSBOMOfFixtureImage(t *testing.T) {
 		inst, _ := jsonschema.UnmarshalJSON(bytes.NewReader([]byte(`{"bomFormat":"CycloneDX","specVersion":"1.5","components":[{"name":"x"}]}`)))
 		if s.Validate(inst) == nil {
 			t.Error("a component without type validated")
+		}
+	})
+	t.Run("SARIF schema rejects a broken log", func(t *testing.T) {
+		s := compileSchema(t, sarifSchemaID)
+		inst, _ := jsonschema.UnmarshalJSON(bytes.NewReader([]byte(`{"version":"2.1.0","runs":[{"tool":{"driver":{"name":"x"}},"results":[{"level":"fatal","message":{"text":"m"}}]}]}`)))
+		if s.Validate(inst) == nil {
+			t.Error("a result with level fatal validated")
 		}
 	})
 	t.Run("attached as referrers", func(t *testing.T) {

@@ -148,6 +148,7 @@ func TestScanGate(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		validate(t, compileSchema(t, sarifSchemaID), b)
 		s, err := ReadSARIF(b)
 		if err != nil {
 			t.Fatal(err)

@@ -39,6 +39,7 @@ func TestScanSecrets(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	validate(t, compileSchema(t, sarifSchemaID), b)
 	if strings.Contains(string(b), token) {
 		t.Error("the SARIF log contains the secret")
 	}
