@@ -25,7 +25,7 @@ var (
 
 // vulnApp builds testdata/vulnapp, a Go program linking golang.org/x/text
 // v0.3.7 (affected by GHSA-69ch-w2m2-3vjp), once per test binary.
-func vulnApp(t *testing.T) []byte {
+func vulnApp(t testing.TB) []byte {
 	t.Helper()
 	vulnAppOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "vulnapp")
@@ -59,7 +59,7 @@ type fixtureFile struct {
 
 // fixtureImage is a one-layer linux/amd64 image holding the vulnerable Go
 // program and a Debian 12, npm and Python package database entry each.
-func fixtureImage(t *testing.T) v1.Image {
+func fixtureImage(t testing.TB) v1.Image {
 	t.Helper()
 	files := []fixtureFile{
 		{"app/vulnapp", 0o755, vulnApp(t)},
