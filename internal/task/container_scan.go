@@ -49,24 +49,28 @@ func runContainerScan(ctx context.Context, env *Env) (Result, error) {
 	if image == "" {
 		return Result{Status: Failed, Message: "ContainerScan@1: input image is required (an image reference such as registry/app@sha256:…)"}, nil
 	}
+	now := time.Now
+	if env.Now != nil {
+		now = env.Now
+	}
 	var sc config.SupplyChain
 	var cfgDir, dataDir string
 	if env.Services != nil && env.Services.Config != nil {
 		sc, cfgDir, dataDir = env.Services.Config.SupplyChain, env.Services.Config.Dir, env.Services.DataDir
 	}
-	dbPath := env.Input("vulnDB", sc.VulnDB)
-	if dbPath == "" && dataDir != "" {
-		dbPath = filepath.Join(dataDir, "vulndb")
+	settings, err := supplychain.SettingsOf(sc, cfgDir, dataDir, now)
+	if err != nil {
+		return Result{Status: Failed, Message: "ContainerScan@1: " + err.Error()}, nil
 	}
+	dbPath := env.Input("vulnDB", settings.VulnDB)
 	if dbPath == "" {
 		return Result{Status: Failed, Message: "ContainerScan@1: no vulnerability database: set input vulnDB or supplyChain.vulnDB in conveyor.yaml (fill it with `conveyor vulndb update`)"}, nil
 	}
-	if !filepath.IsAbs(dbPath) && cfgDir != "" && env.Input("vulnDB", "") == "" {
-		dbPath = filepath.Join(cfgDir, dbPath)
-	}
-	threshold, err := supplychain.ParseSeverity(firstSet(env.Input("severity", ""), sc.Severity, "high"))
-	if err != nil {
-		return Result{Status: Failed, Message: "ContainerScan@1: input severity: " + err.Error()}, nil
+	policy := settings.Policy
+	if v := env.Input("severity", ""); v != "" {
+		if policy.Threshold, err = supplychain.ParseSeverity(v); err != nil {
+			return Result{Status: Failed, Message: "ContainerScan@1: input severity: " + err.Error()}, nil
+		}
 	}
 	failOn, err := env.BoolInput("failOnFindings", true)
 	if err != nil {
@@ -80,7 +84,7 @@ func runContainerScan(ctx context.Context, env *Env) (Result, error) {
 	if err != nil {
 		return Result{Status: Failed, Message: "ContainerScan@1: " + err.Error()}, nil
 	}
-	signer, err := taskSigner(ctx, env, firstSet(env.Input("signingKey", ""), sc.SigningKey))
+	signer, err := taskSigner(ctx, env, firstSet(env.Input("signingKey", ""), settings.SigningKey))
 	if err != nil {
 		return Result{Status: Failed, Message: "ContainerScan@1: " + err.Error()}, nil
 	}
@@ -88,21 +92,13 @@ func runContainerScan(ctx context.Context, env *Env) (Result, error) {
 	if err != nil {
 		return Result{Status: Failed, Message: "ContainerScan@1: " + err.Error()}, nil
 	}
-	now := time.Now
-	if env.Now != nil {
-		now = env.Now
-	}
 	env.Logf("Generating the SBOM of %s", image)
 	sb, err := supplychain.SBOM(ctx, image, supplychain.SBOMOptions{Options: opts, Now: now, ToolVersion: "conveyor"})
 	if err != nil {
 		return Result{Status: Failed, Message: "ContainerScan@1: " + err.Error()}, nil
 	}
 	env.Logf("%s: %d packages", sb.Image, len(sb.Packages))
-	var allow []supplychain.Allowance
-	for _, a := range sc.Allow {
-		allow = append(allow, supplychain.Allowance{ID: a.ID, Until: a.Until, Reason: a.Reason})
-	}
-	res := supplychain.Scan(sb.Packages, db, supplychain.Policy{Threshold: threshold, Allow: allow, Now: now})
+	res := supplychain.Scan(sb.Packages, db, policy)
 	if env.Log != nil {
 		res.WriteSummary(env.Log)
 	}
