@@ -94,9 +94,33 @@ func Attach(ctx context.Context, ref, predicateType string, predicate any, key c
 		return "", err
 	}
 	ann := map[string]string{PredicateTypeAnnotation: predicateType}
-	h, err := pushArtifact(ctx, d, *desc, DSSEMediaType,
-		[]artifactLayer{{MediaType: DSSEMediaType, Data: body, Annotations: ann}}, ann, nil, opts)
+	// cosign reads attestation layers as signatures: the signature
+	// annotation must be there, empty (the signature is in the envelope).
+	layer := artifactLayer{MediaType: DSSEMediaType, Data: body, Annotations: map[string]string{PredicateTypeAnnotation: predicateType, SignatureAnnotation: ""}}
+	h, err := pushArtifact(ctx, d, desc, DSSEMediaType, []artifactLayer{layer}, ann, nil, opts)
 	if err != nil {
+		return "", fmt.Errorf("attach %s to %s: %w", predicateType, d, err)
+	}
+	// cosign's tag scheme too (sha256-<hex>.att, every attestation a layer,
+	// no subject so it is not listed twice), for cosign verify-attestation.
+	tag := cosignTag(d, "att")
+	layers := []artifactLayer{layer}
+	prev, err := fetchArtifact(ctx, tag, opts)
+	if err != nil {
+		return "", fmt.Errorf("attach %s to %s: %w", predicateType, d, err)
+	}
+	if prev != nil {
+		var old []artifactLayer
+		for _, l := range prev.Manifest.Layers {
+			data, err := prev.layer(ctx, l)
+			if err != nil {
+				return "", fmt.Errorf("attach %s to %s: existing attestation: %w", predicateType, d, err)
+			}
+			old = append(old, artifactLayer{MediaType: string(l.MediaType), Data: data, Annotations: l.Annotations})
+		}
+		layers = append(old, layers...)
+	}
+	if _, err := pushArtifact(ctx, d, nil, "", layers, nil, &tag, opts); err != nil {
 		return "", fmt.Errorf("attach %s to %s: %w", predicateType, d, err)
 	}
 	return h.String(), nil

@@ -87,6 +87,26 @@ func TestCosignInterop(t *testing.T) {
 			t.Errorf("cosign verify with another key succeeded:\n%s", out)
 		}
 	})
+	t.Run("attestation by Conveyor, verified by cosign verify-attestation", func(t *testing.T) {
+		img := reg.pushImage(t, "interop:attest", nil)
+		signer, err := DecryptPrivateKey(convPriv, []byte("conveyor-pw"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		res := &ScanResult{Passed: true, Threshold: "high", Counts: map[string]int{}, Findings: []Finding{}}
+		if _, err := AttachScan(ctx, img, res, signer, "test", testOpts); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := AttachProvenance(ctx, img, ProvenanceInfo{Repository: "https://git.example/app.git", Commit: "abc"}, signer, testOpts); err != nil {
+			t.Fatal(err)
+		}
+		for _, typ := range []string{"vuln", PredicateProvenance} {
+			args := append([]string{"verify-attestation", "--key", "conveyor.pub", "--insecure-ignore-tlog", "--type", typ}, insecure...)
+			if out, err := cosign(t, bin, dir, "", append(args, img)...); err != nil {
+				t.Errorf("cosign verify-attestation --type %s: %v\n%s", typ, err, out)
+			}
+		}
+	})
 	t.Run("signed by cosign, verified by Conveyor", func(t *testing.T) {
 		img := reg.pushImage(t, "interop:cosign", nil)
 		args := append([]string{"sign", "--key", "cosign.key", "--tlog-upload=false", "-a", "by=cosign"}, insecure...)

@@ -112,9 +112,9 @@ func descriptorOf(b []byte, mt types.MediaType) (v1.Descriptor, error) {
 
 // pushArtifact writes an OCI image manifest with the given layers and an OCI
 // image config (rootfs listing the layers, as cosign writes), whose subject
-// is the image at subject, and tags it when tag is set. It returns the
-// manifest's digest.
-func pushArtifact(ctx context.Context, subject name.Digest, subjectDesc v1.Descriptor, artifactType string, layers []artifactLayer, annotations map[string]string, tag *name.Tag, o Options) (v1.Hash, error) {
+// is the image at subject (none when subjectDesc is nil: a tag-only
+// artifact), and tags it when tag is set. It returns the manifest's digest.
+func pushArtifact(ctx context.Context, subject name.Digest, subjectDesc *v1.Descriptor, artifactType string, layers []artifactLayer, annotations map[string]string, tag *name.Tag, o Options) (v1.Hash, error) {
 	ro := o.remote(ctx)
 	repo := subject.Context()
 	cfg := map[string]any{
@@ -128,8 +128,10 @@ func pushArtifact(ctx context.Context, subject name.Digest, subjectDesc v1.Descr
 		MediaType:     types.OCIManifestSchema1,
 		ArtifactType:  artifactType,
 		Annotations:   annotations,
-		Subject:       &v1.Descriptor{MediaType: subjectDesc.MediaType, Digest: subjectDesc.Digest, Size: subjectDesc.Size},
 		Layers:        []v1.Descriptor{},
+	}
+	if subjectDesc != nil {
+		m.Subject = &v1.Descriptor{MediaType: subjectDesc.MediaType, Digest: subjectDesc.Digest, Size: subjectDesc.Size}
 	}
 	for _, l := range layers {
 		layer := static.NewLayer(l.Data, types.MediaType(l.MediaType))

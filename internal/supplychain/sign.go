@@ -96,7 +96,7 @@ func Sign(ctx context.Context, ref string, key crypto.Signer, opts SignOptions) 
 		}
 		layers = append(old, layers...)
 	}
-	h, err := pushArtifact(ctx, d, *desc, SignatureArtifactType, layers, nil, &tag, opts.Options)
+	h, err := pushArtifact(ctx, d, desc, SignatureArtifactType, layers, nil, &tag, opts.Options)
 	if err != nil {
 		return nil, fmt.Errorf("sign %s: %w", d, err)
 	}
