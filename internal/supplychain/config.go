@@ -5,6 +5,7 @@ import (
 	"crypto"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"conveyor.dev/conveyor/internal/config"
@@ -71,4 +72,27 @@ func (s Settings) BuildOptions(ctx context.Context, o Options, password []byte, 
 		bo.DB = db
 	}
 	return bo, secrets, nil
+}
+
+// AdmissionTarget is what EnsureAdmissionPolicy needs for the environment
+// named env of cfg: the host of its registry and its namespace. enforce is
+// false when the environment does not set enforceRegistry.
+func AdmissionTarget(cfg *config.Config, env string) (host, namespace string, enforce bool, err error) {
+	e, ok := cfg.Environments[env]
+	if !ok {
+		return "", "", false, fmt.Errorf("environment %s: not in conveyor.yaml", env)
+	}
+	if !e.EnforceRegistry {
+		return "", "", false, nil
+	}
+	r, ok := cfg.Registries[e.Registry]
+	if !ok || r.URL == "" {
+		return "", "", false, fmt.Errorf("environment %s: enforceRegistry needs registry: naming an entry of registries with a url (got %q)", env, e.Registry)
+	}
+	host, _, _ = strings.Cut(r.URL, "/")
+	namespace = e.Namespace
+	if namespace == "" {
+		namespace = env
+	}
+	return host, namespace, true, nil
 }

@@ -42,3 +42,24 @@ func TestSettingsOf(t *testing.T) {
 		t.Errorf("defaults = %+v", s)
 	}
 }
+
+func TestAdmissionTarget(t *testing.T) {
+	cfg := &config.Config{
+		Registries: map[string]config.Registry{"prod": {URL: "prod.example:5000/team"}},
+		Environments: map[string]config.Environment{
+			"production": {EnforceRegistry: true, Registry: "prod"},
+			"staging":    {Namespace: "stage"},
+			"broken":     {EnforceRegistry: true, Registry: "nope"},
+		},
+	}
+	host, ns, on, err := AdmissionTarget(cfg, "production")
+	if err != nil || !on || host != "prod.example:5000" || ns != "production" {
+		t.Errorf("production = %q %q %v %v", host, ns, on, err)
+	}
+	if _, _, on, err := AdmissionTarget(cfg, "staging"); on || err != nil {
+		t.Errorf("staging = %v %v, want not enforced", on, err)
+	}
+	if _, _, _, err := AdmissionTarget(cfg, "broken"); err == nil {
+		t.Error("broken: no error")
+	}
+}
