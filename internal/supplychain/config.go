@@ -75,7 +75,7 @@ func (s Settings) BuildOptions(ctx context.Context, o Options, password []byte, 
 }
 
 // AdmissionTarget is what EnsureAdmissionPolicy needs for the environment
-// named env of cfg: the host of its registry and its namespace. enforce is
+// named env of cfg: its registry's host[:port][/path] and its namespace. enforce is
 // false when the environment does not set enforceRegistry.
 func AdmissionTarget(cfg *config.Config, env string) (host, namespace string, enforce bool, err error) {
 	e, ok := cfg.Environments[env]
@@ -89,7 +89,7 @@ func AdmissionTarget(cfg *config.Config, env string) (host, namespace string, en
 	if !ok || r.URL == "" {
 		return "", "", false, fmt.Errorf("environment %s: enforceRegistry needs registry: naming an entry of registries with a url (got %q)", env, e.Registry)
 	}
-	host, _, _ = strings.Cut(r.URL, "/")
+	host = strings.TrimSuffix(r.URL, "/") // host[:port][/path]: images must be under it
 	namespace = e.Namespace
 	if namespace == "" {
 		namespace = env

@@ -53,7 +53,7 @@ func TestAdmissionTarget(t *testing.T) {
 		},
 	}
 	host, ns, on, err := AdmissionTarget(cfg, "production")
-	if err != nil || !on || host != "prod.example:5000" || ns != "production" {
+	if err != nil || !on || host != "prod.example:5000/team" || ns != "production" {
 		t.Errorf("production = %q %q %v %v", host, ns, on, err)
 	}
 	if _, _, on, err := AdmissionTarget(cfg, "staging"); on || err != nil {
