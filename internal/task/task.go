@@ -169,6 +169,9 @@ var builtins = map[string]Task{
 	"Docker@2":                   Func(runDocker),
 	"PromoteImage@1":             Func(runPromoteImage),
 	CheckoutTask:                 Func(runCheckout),
+	"ContainerScan@1":            Func(runContainerScan),
+	"SecretScan@1":               Func(runSecretScan),
+	"PublishSarif@1":             Func(runPublishSarif),
 	"ManualValidation@0":         Func(runManualValidation),
 	ManualValidationTask:         Func(runManualValidation),
 }
