@@ -76,7 +76,7 @@ type Summary struct {
 	// finished before the production approval was requested.
 	AcceptanceBeforeApproval bool
 	// ApprovalAudited is true when the audit log holds the approval.
-	ApprovalAudited bool
+	ApprovalAudited                bool
 	ServerURL, DataDir, AdminToken string
 }
 

@@ -45,7 +45,9 @@ func (f *forge) repository() giteaRepo {
 	return r
 }
 
-func user(name string) giteaUser { return giteaUser{Login: name, Username: name, Email: name + "@example.com"} }
+func user(name string) giteaUser {
+	return giteaUser{Login: name, Username: name, Email: name + "@example.com"}
+}
 
 // pullRequest sends a pull_request event (action opened, synchronized…).
 func (f *forge) pullRequest(ctx context.Context, action string, number int, title, branch, head, baseSHA string) error {

@@ -483,4 +483,3 @@ func TestManualValidationOutsideAgentlessJobFails(t *testing.T) {
 		t.Errorf("issues %+v", is)
 	}
 }
-
