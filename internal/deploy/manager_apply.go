@@ -9,6 +9,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 )
 
 // ApplyOptions qualify Apply.
@@ -69,16 +70,20 @@ func (m *ResourceManager) Apply(ctx context.Context, objs []*unstructured.Unstru
 // applyAll applies objs in parallel and returns their entries in order.
 func (m *ResourceManager) applyAll(ctx context.Context, objs []*unstructured.Unstructured) (ChangeSet, error) {
 	entries := make([]ChangeSetEntry, len(objs))
+	known, err := m.prefetch(ctx, objs)
+	if err != nil {
+		return ChangeSet{}, err
+	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(m.concurrency)
 	for i, obj := range objs {
 		g.Go(func() error {
-			a, err := m.applyOne(gctx, obj)
+			a, err := m.applyOne(gctx, obj, known)
 			entries[i] = ChangeSetEntry{Ref: RefOf(obj), Action: a}
 			return err
 		})
 	}
-	err := g.Wait()
+	err = g.Wait()
 	var cs ChangeSet
 	for _, e := range entries {
 		if e.Action != "" {
@@ -88,15 +93,63 @@ func (m *ResourceManager) applyAll(ctx context.Context, objs []*unstructured.Uns
 	return cs, err
 }
 
-func (m *ResourceManager) applyOne(ctx context.Context, obj *unstructured.Unstructured) (Action, error) {
+// prefetchMin is the number of objects of one kind and namespace from
+// which Apply lists them all at once instead of getting each.
+const prefetchMin = 4
+
+// liveObjects holds what prefetch listed: for each listed kind and
+// namespace, the live objects by name.
+type liveObjects map[groupNS]map[string]*unstructured.Unstructured
+
+type groupNS struct {
+	gk schema.GroupKind
+	ns string
+}
+
+// prefetch lists (one consistent read each) the kinds and
+// namespaces holding at least prefetchMin of objs, so that Apply need not
+// get each object to tell created from configured.
+func (m *ResourceManager) prefetch(ctx context.Context, objs []*unstructured.Unstructured) (liveObjects, error) {
+	count := map[groupNS]int{}
+	for _, o := range objs {
+		count[groupNS{o.GroupVersionKind().GroupKind(), o.GetNamespace()}]++
+	}
+	out := liveObjects{}
+	for k, n := range count {
+		if n < prefetchMin {
+			continue
+		}
+		ri, _, err := m.resource(ObjectRef{Group: k.gk.Group, Kind: k.gk.Kind, Namespace: k.ns})
+		if err != nil {
+			return nil, fmt.Errorf("apply %s: %w", k.gk.Kind, err)
+		}
+		list, err := ri.List(ctx, metav1.ListOptions{})
+		if err != nil {
+			continue // fall back to a get per object
+		}
+		byName := map[string]*unstructured.Unstructured{}
+		for i := range list.Items {
+			byName[list.Items[i].GetName()] = &list.Items[i]
+		}
+		out[k] = byName
+	}
+	return out, nil
+}
+
+func (m *ResourceManager) applyOne(ctx context.Context, obj *unstructured.Unstructured, known liveObjects) (Action, error) {
 	ref := RefOf(obj)
 	ri, _, err := m.resource(ref)
 	if err != nil {
 		return "", fmt.Errorf("apply %s: %w", ref, err)
 	}
-	live, err := ri.Get(ctx, ref.Name, metav1.GetOptions{})
-	if err != nil && !IsNotFound(err) {
-		return "", fmt.Errorf("apply %s: %w", ref, err)
+	var live *unstructured.Unstructured
+	if byName, ok := known[groupNS{ref.GroupKind(), ref.Namespace}]; ok {
+		live = byName[ref.Name]
+	} else if live, err = ri.Get(ctx, ref.Name, metav1.GetOptions{}); err != nil {
+		if !IsNotFound(err) {
+			return "", fmt.Errorf("apply %s: %w", ref, err)
+		}
+		live = nil
 	}
 	applied, err := ri.Apply(ctx, ref.Name, obj, metav1.ApplyOptions{FieldManager: FieldManager, Force: true})
 	if err != nil {
