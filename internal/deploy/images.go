@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
@@ -159,23 +160,44 @@ type ImageResolver interface {
 
 // ResolveDigests maps every image of objs to repository@digest: an image
 // already naming a digest keeps it (its tag dropped), a tag is resolved
-// with r. The error names the image and says what to do.
+// with r (up to eight at a time). The error names the first image, in
+// sorted order, that failed, and says what to do.
 func ResolveDigests(ctx context.Context, objs []*unstructured.Unstructured, r ImageResolver) (map[string]string, error) {
-	out := map[string]string{}
-	for _, img := range Images(objs) {
+	imgs := Images(objs)
+	pinned := make([]string, len(imgs))
+	errs := make([]error, len(imgs))
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 8)
+	for i, img := range imgs {
 		ref := ParseImage(img)
 		if ref.Digest != "" {
-			out[img] = ref.Repository + "@" + ref.Digest
+			pinned[i] = ref.Repository + "@" + ref.Digest
 			continue
 		}
 		if r == nil {
-			return nil, fmt.Errorf("image %s: no registry to resolve its tag to a digest", img)
+			errs[i] = fmt.Errorf("image %s: no registry to resolve its tag to a digest", img)
+			continue
 		}
-		d, err := r.Digest(ctx, img)
-		if err != nil {
-			return nil, fmt.Errorf("image %s: resolve tag to a digest: %w (push the image first, or name it by digest)", img, err)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			d, err := r.Digest(ctx, img)
+			if err != nil {
+				errs[i] = fmt.Errorf("image %s: resolve tag to a digest: %w (push the image first, or name it by digest)", img, err)
+				return
+			}
+			pinned[i] = ref.Repository + "@" + d
+		}()
+	}
+	wg.Wait()
+	out := make(map[string]string, len(imgs))
+	for i, img := range imgs {
+		if errs[i] != nil {
+			return nil, errs[i]
 		}
-		out[img] = ref.Repository + "@" + d
+		out[img] = pinned[i]
 	}
 	return out, nil
 }
