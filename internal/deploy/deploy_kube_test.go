@@ -291,7 +291,7 @@ func TestWaitTimesOutWithPodReasons(t *testing.T) {
 		t.Fatal(err)
 	}
 	var log syncWriter
-	err := m.Wait(t.Context(), refsOf(objs), WaitOptions{Timeout: 3 * time.Second, Progress: &log})
+	err := m.Wait(t.Context(), refsOf(objs), WaitOptions{Timeout: 8 * time.Second, Progress: &log})
 	var werr *WaitError
 	if !errors.As(err, &werr) || !werr.Timeout {
 		t.Fatalf("wait: %v, want a timeout", err)
