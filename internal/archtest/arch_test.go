@@ -148,6 +148,9 @@ var forbidden = map[string][]string{
 	"internal/trigger":       {"internal/engine", "internal/executor", "internal/task", "internal/server", "internal/agent", "internal/store"},
 	"internal/forge":         {"internal/engine", "internal/executor", "internal/task", "internal/server", "internal/agent", "internal/store", "internal/trigger"},
 	"internal/image":         {"internal/engine", "internal/executor", "internal/task", "internal/server", "internal/store"},
+	"internal/supplychain":   {"internal/engine", "internal/executor", "internal/task", "internal/server", "internal/store", "internal/agent", "internal/image"},
+	"internal/approval":      {"internal/engine", "internal/executor", "internal/task", "internal/server", "internal/agent", "internal/trigger"},
+	"internal/deploy":        {"internal/engine", "internal/executor", "internal/task", "internal/server", "internal/store"},
 }
 
 func TestNoPackageReachesUpTheFlow(t *testing.T) {
