@@ -101,10 +101,6 @@ func (m rawManifest) Digest() (v1.Hash, error) {
 	return h, err
 }
 func (m rawManifest) Size() (int64, error) { return int64(len(m.body)), nil }
-func (m rawManifest) manifest() (*v1.Manifest, error) {
-	return v1.ParseManifest(bytes.NewReader(m.body))
-}
-func (m rawManifest) descriptor() (v1.Descriptor, error) { return descriptorOf(m.body, m.mediaType) }
 func descriptorOf(b []byte, mt types.MediaType) (v1.Descriptor, error) {
 	h, n, err := v1.SHA256(bytes.NewReader(b))
 	return v1.Descriptor{MediaType: mt, Digest: h, Size: n}, err
