@@ -117,8 +117,10 @@ type Verified struct {
 }
 
 // Verify checks that the image ref has at least one cosign signature, found
-// as a referrer or under cosign's .sig tag, that verifies with pub and names
-// the image's digest. The error says what was found and what to do.
+// as a referrer (simple signing, or a sigstore bundle as cosign
+// --new-bundle-format writes) or under cosign's .sig tag, that verifies with
+// pub and names the image's digest. Transparency-log entries are not
+// required (keyed signing). The error says what was found and what to do.
 func Verify(ctx context.Context, ref string, pub *ecdsa.PublicKey, opts Options) (*Verified, error) {
 	d, _, err := opts.resolve(ctx, ref)
 	if err != nil {
