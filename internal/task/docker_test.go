@@ -14,8 +14,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 
 	"conveyor.dev/conveyor/internal/config"
-	"conveyor.dev/conveyor/internal/supplychain"
 	ociregistry "conveyor.dev/conveyor/internal/registry"
+	"conveyor.dev/conveyor/internal/supplychain"
 )
 
 // embeddedRegistry serves a fresh embedded registry over HTTP and returns its host:port.
