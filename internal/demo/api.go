@@ -47,25 +47,28 @@ type record struct {
 	Outputs    map[string]string `json:"outputs"`
 }
 
-// approval is a pending or decided approval.
+// approval is a pending or decided approval (the store's shape).
 type approval struct {
-	ID          string    `json:"id"`
-	Run         string    `json:"run"`
-	Environment string    `json:"environment"`
-	Stage       string    `json:"stage"`
-	State       string    `json:"state"`
-	Digests     []string  `json:"digests"`
-	CreatedAt   time.Time `json:"createdAt"`
+	ID          string
+	RunID       string
+	Gate        string
+	Environment string
+	Requester   string
+	State       string
+	Release     struct {
+		Digests map[string]string `json:"digests"`
+	}
+	CreatedAt time.Time
 }
 
 // auditEntry is one line of the audit log.
 type auditEntry struct {
-	Time     time.Time `json:"time"`
-	Actor    string    `json:"actor"`
-	Action   string    `json:"action"`
-	Run      string    `json:"run"`
-	Approval string    `json:"approval"`
-	Detail   string    `json:"detail"`
+	At      time.Time
+	Actor   string
+	Action  string
+	RunID   string
+	Subject string
+	Detail  string
 }
 
 func (c *client) do(ctx context.Context, method, path string, in, out any) error {

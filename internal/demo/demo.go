@@ -230,7 +230,11 @@ func (d *demo) run(ctx context.Context) (*Summary, error) {
 	}
 	d.sum.AcceptanceBeforeApproval = d.acceptanceDone(ctx, api, cd.ID, pending.CreatedAt)
 	waitStart := time.Now()
-	d.say("CD run %d waits for the production approval (%s)", cd.Number, strings.Join(pending.Digests, ", "))
+	var digests []string
+	for _, v := range pending.Release.Digests {
+		digests = append(digests, v)
+	}
+	d.say("CD run %d waits for the production approval of %s (releases %s)", cd.Number, pending.Environment, strings.Join(digests, ", "))
 	if err := api.as(devToken).decide(ctx, pending.ID, "approve", "I wrote it, ship it"); err == nil {
 		return &d.sum, errors.New("demo: the requester's own approval was accepted although production has requesterCannotApprove")
 	} else {
@@ -261,7 +265,7 @@ func (d *demo) run(ctx context.Context) (*Summary, error) {
 	}
 	if entries, err := api.audit(ctx); err == nil {
 		for _, e := range entries {
-			if e.Actor == "ops-lead" && strings.Contains(strings.ToLower(e.Action), "approve") {
+			if e.Actor == "ops-lead" && e.RunID == cd.ID && strings.Contains(strings.ToLower(e.Action), "approve") {
 				d.sum.ApprovalAudited = true
 			}
 		}
@@ -315,7 +319,7 @@ func (d *demo) pendingApproval(ctx context.Context, api *client, runID string) (
 		return approval{}, err
 	}
 	for _, a := range as {
-		if a.Run == runID && (a.State == "pending" || a.State == "waiting" || a.State == "") {
+		if a.RunID == runID && a.State == "pending" {
 			return a, nil
 		}
 	}

@@ -129,6 +129,21 @@ func TestCosignInterop(t *testing.T) {
 			t.Error("Verify with an unrelated key succeeded")
 		}
 	})
+	t.Run("signed by cosign as a sigstore bundle, verified by Conveyor", func(t *testing.T) {
+		img := reg.pushImage(t, "interop:bundle", nil)
+		args := append([]string{"sign", "--new-bundle-format", "--key", "cosign.key", "--tlog-upload=false"}, insecure...)
+		if out, err := cosign(t, bin, dir, "cosign-pw", append(args, img)...); err != nil {
+			t.Fatalf("cosign sign --new-bundle-format: %v\n%s", err, out)
+		}
+		pub, _ := ParsePublicKey(cosPubPEM)
+		if _, err := Verify(ctx, img, pub, testOpts); err != nil {
+			t.Errorf("Verify a sigstore bundle: %v", err)
+		}
+		other, _ := ParsePublicKey(convPub)
+		if _, err := Verify(ctx, img, other, testOpts); err == nil || !strings.Contains(err.Error(), "does not match the key") {
+			t.Errorf("Verify with another key = %v", err)
+		}
+	})
 	t.Run("cosign's key decrypts in Conveyor, Conveyor's key signs in cosign", func(t *testing.T) {
 		if _, err := DecryptPrivateKey(cosPriv, []byte("cosign-pw")); err != nil {
 			t.Errorf("DecryptPrivateKey(cosign.key): %v", err)

@@ -101,10 +101,6 @@ func (m rawManifest) Digest() (v1.Hash, error) {
 	return h, err
 }
 func (m rawManifest) Size() (int64, error) { return int64(len(m.body)), nil }
-func (m rawManifest) manifest() (*v1.Manifest, error) {
-	return v1.ParseManifest(bytes.NewReader(m.body))
-}
-func (m rawManifest) descriptor() (v1.Descriptor, error) { return descriptorOf(m.body, m.mediaType) }
 func descriptorOf(b []byte, mt types.MediaType) (v1.Descriptor, error) {
 	h, n, err := v1.SHA256(bytes.NewReader(b))
 	return v1.Descriptor{MediaType: mt, Digest: h, Size: n}, err
@@ -177,10 +173,11 @@ func pushArtifact(ctx context.Context, subject name.Digest, subjectDesc *v1.Desc
 
 // artifact is a fetched artifact manifest and a way to read its layers.
 type artifact struct {
-	Digest   v1.Hash
-	Manifest *v1.Manifest
-	repo     name.Repository
-	o        Options
+	Digest       v1.Hash
+	Manifest     *v1.Manifest
+	ArtifactType string // as listed by the referrers API; empty when found by tag
+	repo         name.Repository
+	o            Options
 }
 
 // layer returns the content of one of the artifact's layers, checked
@@ -229,7 +226,13 @@ func fetchArtifact(ctx context.Context, ref name.Reference, o Options) (*artifac
 // referrers lists the artifacts referring to d with the given artifact
 // type (the referrers API, or go-containerregistry's tag fallback).
 func referrers(ctx context.Context, d name.Digest, artifactType string, o Options) ([]*artifact, error) {
-	idx, err := remote.Referrers(d, append(o.remote(ctx), remote.WithFilter("artifactType", artifactType))...)
+	return referrersMatching(ctx, d, func(t string) bool { return t == artifactType }, o)
+}
+
+// referrersMatching lists the artifacts referring to d whose artifact type
+// match accepts.
+func referrersMatching(ctx context.Context, d name.Digest, match func(string) bool, o Options) ([]*artifact, error) {
+	idx, err := remote.Referrers(d, o.remote(ctx)...)
 	if err != nil {
 		var terr *transport.Error
 		if errors.As(err, &terr) && terr.StatusCode == 404 {
@@ -243,7 +246,7 @@ func referrers(ctx context.Context, d name.Digest, artifactType string, o Option
 	}
 	var out []*artifact
 	for _, m := range im.Manifests {
-		if m.ArtifactType != artifactType {
+		if !match(m.ArtifactType) {
 			continue
 		}
 		a, err := fetchArtifact(ctx, d.Context().Digest(m.Digest.String()), o)
@@ -251,6 +254,7 @@ func referrers(ctx context.Context, d name.Digest, artifactType string, o Option
 			return nil, err
 		}
 		if a != nil {
+			a.ArtifactType = m.ArtifactType
 			out = append(out, a)
 		}
 	}

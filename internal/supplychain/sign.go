@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -116,14 +117,18 @@ type Verified struct {
 }
 
 // Verify checks that the image ref has at least one cosign signature, found
-// as a referrer or under cosign's .sig tag, that verifies with pub and names
-// the image's digest. The error says what was found and what to do.
+// as a referrer (simple signing, or a sigstore bundle as cosign
+// --new-bundle-format writes) or under cosign's .sig tag, that verifies with
+// pub and names the image's digest. Transparency-log entries are not
+// required (keyed signing). The error says what was found and what to do.
 func Verify(ctx context.Context, ref string, pub *ecdsa.PublicKey, opts Options) (*Verified, error) {
 	d, _, err := opts.resolve(ctx, ref)
 	if err != nil {
 		return nil, fmt.Errorf("verify: %w", err)
 	}
-	cands, err := referrers(ctx, d, SignatureArtifactType, opts)
+	cands, err := referrersMatching(ctx, d, func(t string) bool {
+		return t == SignatureArtifactType || strings.HasPrefix(t, BundleArtifactTypePrefix)
+	}, opts)
 	if err != nil {
 		return nil, fmt.Errorf("verify %s: %w", d, err)
 	}
@@ -142,11 +147,17 @@ func Verify(ctx context.Context, ref string, pub *ecdsa.PublicKey, opts Options)
 		}
 		seen[a.Digest.String()] = true
 		for _, l := range a.Manifest.Layers {
-			if string(l.MediaType) != SimpleSigningMediaType {
+			var v *Verified
+			var why string
+			switch {
+			case string(l.MediaType) == SimpleSigningMediaType:
+				v, why = checkSignatureLayer(ctx, a, l, d, pub)
+			case strings.HasPrefix(string(l.MediaType), BundleArtifactTypePrefix):
+				v, why = checkBundleLayer(ctx, a, l, d, pub)
+			default:
 				continue
 			}
 			n++
-			v, why := checkSignatureLayer(ctx, a, l, d, pub)
 			if v != nil {
 				return v, nil
 			}
@@ -186,6 +197,51 @@ func checkSignatureLayer(ctx context.Context, a *artifact, l v1.Descriptor, d na
 		return nil, fmt.Sprintf("signature is for %s, not this image", p.Critical.Image.DockerManifestDigest)
 	}
 	return &Verified{Image: d.String(), Manifest: a.Digest.String(), Payload: p, Optional: p.Optional}, ""
+}
+
+// BundleArtifactTypePrefix starts the artifact and media types of a sigstore
+// bundle (cosign sign --new-bundle-format, cosign v3's default).
+const BundleArtifactTypePrefix = "application/vnd.dev.sigstore.bundle"
+
+// cosignSignPredicate is the predicate type of the in-toto statement a
+// sigstore-bundle image signature signs.
+const cosignSignPredicate = "https://sigstore.dev/cosign/sign/v1"
+
+// checkBundleLayer verifies a sigstore bundle holding a DSSE envelope whose
+// in-toto statement names the image d, signed with pub. Transparency-log
+// entries in the bundle are not checked (keyed signing, as
+// --insecure-ignore-tlog).
+func checkBundleLayer(ctx context.Context, a *artifact, l v1.Descriptor, d name.Digest, pub *ecdsa.PublicKey) (*Verified, string) {
+	body, err := a.layer(ctx, l)
+	if err != nil {
+		return nil, err.Error()
+	}
+	var b struct {
+		DSSE *Envelope `json:"dsseEnvelope"`
+	}
+	if err := json.Unmarshal(body, &b); err != nil || b.DSSE == nil {
+		return nil, "sigstore bundle without a DSSE envelope"
+	}
+	env, err := json.Marshal(b.DSSE)
+	if err != nil {
+		return nil, err.Error()
+	}
+	st, signed, ok := openEnvelope(env, pub)
+	switch {
+	case !ok:
+		return nil, "sigstore bundle: not an in-toto statement"
+	case !signed:
+		return nil, "signature does not match the key"
+	case !namesDigest(st, d):
+		return nil, "sigstore bundle signs another image"
+	case st.PredicateType != cosignSignPredicate:
+		return nil, fmt.Sprintf("sigstore bundle of predicate %s, not an image signature", st.PredicateType)
+	}
+	var p Payload
+	p.Critical.Image.DockerManifestDigest = d.DigestStr()
+	p.Critical.Identity.DockerReference = d.Context().Name()
+	p.Critical.Type = st.PredicateType
+	return &Verified{Image: d.String(), Manifest: a.Digest.String(), Payload: p}, ""
 }
 
 // joinUnique joins distinct reasons with "; ".

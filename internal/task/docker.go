@@ -146,15 +146,6 @@ type PushedImage struct {
 	Keychain   authn.Keychain // credentials for the registry
 }
 
-// afterImagePush is the supply-chain hook of Docker@2: it runs after every
-// successful push with the pushed image. It does nothing yet; the
-// integrator calls internal/supplychain here (SBOM, vulnerability scan with
-// its gate, signing) according to env.Services.Config.SupplyChain. A result
-// other than Succeeded becomes the step's result.
-func afterImagePush(_ context.Context, _ *Env, _ PushedImage) (Result, error) {
-	return Result{Status: Succeeded}, nil
-}
-
 func dockerFail(format string, a ...any) (Result, error) {
 	return Result{Status: Failed, Message: fmt.Sprintf("Docker@2: "+format, a...)}, nil
 }

@@ -15,6 +15,7 @@ import (
 
 	"conveyor.dev/conveyor/internal/config"
 	ociregistry "conveyor.dev/conveyor/internal/registry"
+	"conveyor.dev/conveyor/internal/supplychain"
 )
 
 // embeddedRegistry serves a fresh embedded registry over HTTP and returns its host:port.
@@ -334,5 +335,45 @@ func TestDockerRunGoesToBuildKit(t *testing.T) {
 	}
 	if res.Status != Failed || !(strings.Contains(res.Message, sock) || strings.Contains(res.Message, "buildctl not found")) {
 		t.Errorf("result %+v, want Failed naming the BuildKit address %s", res, sock)
+	}
+}
+
+// TestDockerSupplyChainOnBuild: with supplyChain.scanOnBuild and
+// signingKey, Docker@2 attaches the SBOMs, a signed passed scan, provenance
+// and a signature that supplychain.VerifyImage accepts with the key's
+// public half.
+func TestDockerSupplyChainOnBuild(t *testing.T) {
+	host := embeddedRegistry(t)
+	env, vars := imageEnv(t, map[string]string{
+		"command": "buildAndPush", "containerRegistry": "nonprod-acr", "repository": "team/web",
+		"Dockerfile": "app/Dockerfile", "tags": "v1",
+	}, map[string]config.Registry{"nonprod": {URL: host, Insecure: true}})
+	copyExample(t, "static", filepath.Join(env.Dirs.Sources, "app"))
+	priv, pubPEM, err := supplychain.GenerateKeyPair([]byte("pw"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyFile := filepath.Join(t.TempDir(), "cosign.key")
+	if err := os.WriteFile(keyFile, priv, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	vulndb := t.TempDir() // an empty OSV database: nothing matches
+	env.Services.Config.SupplyChain = config.SupplyChain{ScanOnBuild: true, VulnDB: vulndb, Severity: "high", SigningKey: keyFile}
+	env.Environ = append(env.Environ, "COSIGN_PASSWORD=pw")
+	var log strings.Builder
+	env.Log = &log
+	res, err := runDocker(t.Context(), env)
+	if err != nil || res.Status != Succeeded {
+		t.Fatalf("buildAndPush = %+v, %v\n%s", res, err, log.String())
+	}
+	pub, err := supplychain.ParsePublicKey(pubPEM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := supplychain.VerifyImage(t.Context(), vars[VarImageRef], pub, true, supplychain.Options{Insecure: true}); err != nil {
+		t.Errorf("VerifyImage(%s): %v\nlog:\n%s", vars[VarImageRef], err, log.String())
+	}
+	if strings.Contains(log.String(), "pw") && strings.Contains(log.String(), "COSIGN_PASSWORD=pw") {
+		t.Error("the key's password reached the log")
 	}
 }

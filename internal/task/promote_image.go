@@ -80,7 +80,11 @@ func runPromoteImage(ctx context.Context, env *Env) (Result, error) {
 		opts = append(opts, ociregistry.WithTags(tags...))
 	}
 	if requireSig {
-		opts = append(opts, ociregistry.WithSignatureChecker(signatureChecker(env)))
+		checker, err := signatureChecker(ctx, env, srcTarget.insecure)
+		if err != nil {
+			return fail("requireSignature: %v", err)
+		}
+		opts = append(opts, ociregistry.WithSignatureChecker(checker))
 	}
 	p, err := ociregistry.Promote(ctx, src, dst.repo, opts...)
 	if err != nil {
@@ -92,14 +96,6 @@ func runPromoteImage(ctx context.Context, env *Env) (Result, error) {
 		return Result{}, err
 	}
 	return Result{Status: Succeeded, Message: "promoted " + ref}, nil
-}
-
-// signatureChecker is the hook for requireSignature: it returns the
-// presence checker of internal/registry (an image needs a signature
-// artifact). The integrator returns the supply-chain verifier here instead
-// (internal/supplychain with the key of env.Services.Config.SupplyChain).
-func signatureChecker(_ *Env) ociregistry.SignatureChecker {
-	return ociregistry.PresenceChecker{}
 }
 
 // registriesOf are the registries of the named connections (unknown ones skipped).

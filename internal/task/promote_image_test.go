@@ -1,6 +1,8 @@
 package task
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -11,6 +13,7 @@ import (
 
 	"conveyor.dev/conveyor/internal/config"
 	ociregistry "conveyor.dev/conveyor/internal/registry"
+	"conveyor.dev/conveyor/internal/supplychain"
 )
 
 func TestPromoteImage(t *testing.T) {
@@ -69,8 +72,46 @@ func TestPromoteImage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Status != Failed || !strings.Contains(res.Message, "has no signature") {
-		t.Errorf("unsigned image with requireSignature: %+v, want Failed naming the missing signature", res)
+	if res.Status != Failed || !strings.Contains(res.Message, "set supplyChain.signingKey") {
+		t.Errorf("requireSignature without a key to verify with: %+v, want Failed naming supplyChain.signingKey", res)
+	}
+
+	// With supplyChain.signingKey: the unsigned image is refused, the same
+	// image signed with that key is promoted.
+	priv, _, err := supplychain.GenerateKeyPair([]byte("pw"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyFile := filepath.Join(t.TempDir(), "cosign.key")
+	if err := os.WriteFile(keyFile, priv, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	signed := func() (*Env, map[string]string) {
+		env, vars := imageEnv(t, map[string]string{
+			"sourceConnection": "nonprod-acr", "targetConnection": "prod-acr", "repository": "team/web",
+			"image": "build-7", "targetRepository": "signed/web", "requireSignature": "true",
+		}, regs)
+		env.Services.Config.SupplyChain.SigningKey = keyFile
+		env.Environ = append(env.Environ, "COSIGN_PASSWORD=pw")
+		return env, vars
+	}
+	env, _ = signed()
+	if res, err = runPromoteImage(t.Context(), env); err != nil || res.Status != Failed {
+		t.Errorf("unsigned image with requireSignature = %+v, %v; want Failed", res, err)
+	}
+	signer, err := supplychain.DecryptPrivateKey(priv, []byte("pw"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := supplychain.Sign(t.Context(), nonprod+"/team/web@"+digest, signer, supplychain.SignOptions{Options: supplychain.Options{Insecure: true}}); err != nil {
+		t.Fatal(err)
+	}
+	env, vars = signed()
+	if res, err = runPromoteImage(t.Context(), env); err != nil || res.Status != Succeeded {
+		t.Fatalf("signed image with requireSignature = %+v, %v", res, err)
+	}
+	if want := prod + "/signed/web@" + digest; vars[VarImageRef] != want {
+		t.Errorf("imageRef = %q, want %q", vars[VarImageRef], want)
 	}
 
 	for _, tc := range []struct {

@@ -302,14 +302,13 @@ func TestGiteaEndToEnd(t *testing.T) {
 	g.api(t, "POST", "/users/ann/tokens", map[string]any{"name": "conveyor", "scopes": []string{"write:repository"}}, &token)
 	g.api(t, "POST", "/user/repos", map[string]any{"name": "webapp", "default_branch": "main"}, nil)
 
-	// The repository's history, pushed with real git.
+	// The repository's history, pushed with real git once the webhook is there.
 	local := newGitRepo(t, map[string]string{
 		"pr.yml":     "trigger: none\npr:\n  branches:\n    include: [main]\nsteps:\n- script: echo pr\n",
 		"ci.yml":     "trigger:\n  branches:\n    include: [main]\npr: none\nsteps:\n- script: echo ci\n",
 		"src/app.go": "package app\n",
 	})
 	remote := strings.Replace(g.url, "http://", "http://ann:"+g.password+"@", 1) + "/ann/webapp.git"
-	gitCmd(t, local.dir, "push", "--quiet", remote, "main")
 
 	// Conveyor's side: conveyor.yaml, the webhook handler on loopback, the reporter.
 	const secret = "e2e-webhook-secret"
@@ -347,6 +346,12 @@ func TestGiteaEndToEnd(t *testing.T) {
 		"config": map[string]string{"url": hooks.URL + "/webhooks/gitea", "content_type": "json", "secret": secret},
 	}, nil)
 
+	// The first push to main starts CI.
+	gitCmd(t, local.dir, "push", "--quiet", remote, "main")
+	if got := starter.next(t, "the first push to main"); got.Pipeline != "ci" || got.Commit != local.head() || got.Branch != "refs/heads/main" {
+		t.Fatalf("first push request = %+v; want pipeline ci at %s", got, local.head())
+	}
+
 	// A pull request.
 	local.checkout("-b", "feature")
 	head := local.commit("feature: greet", map[string]string{"src/greet.go": "package app\n"})
@@ -371,8 +376,8 @@ func TestGiteaEndToEnd(t *testing.T) {
 	g.api(t, "GET", "/repos/ann/webapp/statuses/"+head+"?sort=oldest", nil, &statuses)
 	var states []string
 	for _, s := range statuses {
-		if s.Context != "conveyor/pr" || !strings.HasSuffix(s.TargetURL, "/runs/run-1") {
-			t.Errorf("status %+v: want context conveyor/pr linking to run-1", s)
+		if s.Context != "conveyor/pr" || !strings.HasSuffix(s.TargetURL, "/runs/run-2") {
+			t.Errorf("status %+v: want context conveyor/pr linking to run-2", s)
 		}
 		states = append(states, s.State)
 	}
