@@ -98,26 +98,51 @@ func mapAt(m map[string]any, path ...string) (map[string]any, bool) {
 
 // SubstituteImages replaces, in every container of every object, an image
 // whose repository equals the repository of one of images with that image
-// (Azure's containers input: tag or digest). It returns how many containers
-// changed.
+// (Azure's containers input: tag or digest). A manifest image without a
+// registry host ("webapp", "team/webapp") also matches an entry with the
+// same path on any registry ("127.0.0.1:5001/webapp@sha256:…"), so one
+// manifest serves every registry the image is promoted to; an exact match
+// wins. It returns how many containers changed.
 func SubstituteImages(objs []*unstructured.Unstructured, images []string) int {
 	byRepo := map[string]string{}
+	byPath := map[string]string{}
 	for _, img := range images {
 		if img = strings.TrimSpace(img); img != "" {
-			byRepo[ParseImage(img).Repository] = img
+			repo := ParseImage(img).Repository
+			byRepo[repo] = img
+			if host, path, ok := strings.Cut(repo, "/"); ok && isRegistryHost(host) {
+				byPath[path] = img
+			}
 		}
 	}
 	n := 0
 	for _, obj := range objs {
 		eachContainer(obj, func(c map[string]any) {
 			cur, _ := c["image"].(string)
-			if want, ok := byRepo[ParseImage(cur).Repository]; ok && cur != want {
+			repo := ParseImage(cur).Repository
+			want, ok := byRepo[repo]
+			if !ok && !hasRegistryHost(repo) {
+				want, ok = byPath[repo]
+			}
+			if ok && cur != want {
 				c["image"] = want
 				n++
 			}
 		})
 	}
 	return n
+}
+
+// isRegistryHost reports whether the first element of a repository names a
+// registry (it has a dot or a port, or is localhost), as Docker decides.
+func isRegistryHost(first string) bool {
+	return strings.ContainsAny(first, ".:") || first == "localhost"
+}
+
+// hasRegistryHost reports whether repo starts with a registry host.
+func hasRegistryHost(repo string) bool {
+	first, _, ok := strings.Cut(repo, "/")
+	return ok && isRegistryHost(first)
 }
 
 // Images lists the distinct container images of objs, sorted.

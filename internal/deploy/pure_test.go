@@ -72,6 +72,9 @@ func TestSubstituteImages(t *testing.T) {
 		{"untagged matches", []string{"web"}, []string{"web:v3"}, []string{"web:v3"}, 1},
 		{"prefix is not a match", []string{"reg/web-api:v1"}, []string{"reg/web:v2"}, []string{"reg/web-api:v1"}, 0},
 		{"none", []string{"web:v1"}, nil, []string{"web:v1"}, 0},
+		{"bare name matches any registry", []string{"web", "team/api:1"}, []string{"127.0.0.1:5001/web@sha256:2", "reg.io/team/api:2"}, []string{"127.0.0.1:5001/web@sha256:2", "reg.io/team/api:2"}, 2},
+		{"registry host is not bare", []string{"other.io/web:v1"}, []string{"reg.io/web:v2"}, []string{"other.io/web:v1"}, 0},
+		{"exact match wins", []string{"web"}, []string{"reg.io/web:v2", "web:v9"}, []string{"web:v9"}, 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
