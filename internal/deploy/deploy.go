@@ -25,6 +25,9 @@ type Deployer struct {
 	Progress io.Writer
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Gate, when set, checks the images a deploy will run (pinned by
+	// digest) before anything is applied; its error stops the deploy.
+	Gate func(ctx context.Context, images []string) error
 }
 
 // Request is one deploy.
@@ -123,6 +126,11 @@ func (d *Deployer) Build(ctx context.Context, req Request) ([]*unstructured.Unst
 		return nil, err
 	}
 	PinImages(objs, digests)
+	if d.Gate != nil {
+		if err := d.Gate(ctx, Images(objs)); err != nil {
+			return nil, err
+		}
+	}
 	Annotate(objs, req.Metadata)
 	if err := d.Manager.SetNamespaces(objs, req.Target.Namespace); err != nil {
 		return nil, err

@@ -138,7 +138,9 @@ func newManifestRun(env *Env, action string) (*manifestRun, error) {
 	if svc.Revisions != nil {
 		d.Revisions = storeRevisions{svc.Revisions}
 	}
-	return &manifestRun{env: env, svc: svc, conn: conn, namespace: ns, timeout: timeout, deployer: d}, nil
+	k := &manifestRun{env: env, svc: svc, conn: conn, namespace: ns, timeout: timeout, deployer: d}
+	d.Gate = func(ctx context.Context, images []string) error { return k.gate(ctx, cfg, images) }
+	return k, nil
 }
 
 func restConfig(kubeconfig, context string) (*rest.Config, error) {
