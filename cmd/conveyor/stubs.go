@@ -25,10 +25,6 @@ func newAgentCmd() *cobra.Command {
 	return stub("agent", "Run a remote runner that leases jobs from a server")
 }
 
-func newApproveCmd(verb string) *cobra.Command {
-	return stub(verb+" RUN", "Record a decision ("+verb+") on a waiting approval")
-}
-
 func newTokenCmd() *cobra.Command {
 	return stub("token", "Manage API tokens", stub("create", "Create an API token"))
 }

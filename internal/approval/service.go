@@ -330,10 +330,32 @@ func (s *Service) Cancel(ctx context.Context, runID, reason string) error {
 	return nil
 }
 
-// Pending returns every pending approval, oldest first (those of runID
-// only, when not empty).
+// Pending returns every pending approval of a run still going, oldest
+// first (those of runID only, when not empty).
 func (s *Service) Pending(ctx context.Context, runID string) ([]store.Approval, error) {
-	return s.st.ListApprovals(ctx, store.ApprovalFilter{RunID: runID, State: store.ApprovalPending})
+	as, err := s.st.ListApprovals(ctx, store.ApprovalFilter{RunID: runID, State: store.ApprovalPending})
+	if err != nil {
+		return nil, err
+	}
+	// Approvals of runs that ended without deciding them (an interrupted
+	// run) wait for nothing.
+	out := as[:0]
+	ended := map[string]bool{}
+	for _, a := range as {
+		e, ok := ended[a.RunID]
+		if !ok {
+			r, err := s.st.GetRun(ctx, a.RunID)
+			if err != nil {
+				return nil, err
+			}
+			e = r.State == store.StateCompleted
+			ended[a.RunID] = e
+		}
+		if !e {
+			out = append(out, a)
+		}
+	}
+	return out, nil
 }
 
 // Get returns one approval with its decisions.

@@ -3,6 +3,8 @@ package engine_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -70,11 +72,12 @@ func (c *fakeClock) Advance(d time.Duration) {
 type watcher struct {
 	mu      sync.Mutex
 	recs    map[string]store.Record // run/id → latest
+	lines   map[string][]string     // run/id#attempt → log lines
 	changed chan struct{}
 }
 
 func newWatcher() *watcher {
-	return &watcher{recs: map[string]store.Record{}, changed: make(chan struct{})}
+	return &watcher{recs: map[string]store.Record{}, lines: map[string][]string{}, changed: make(chan struct{})}
 }
 
 func (w *watcher) RunChanged(store.Run) {}
@@ -85,7 +88,35 @@ func (w *watcher) RecordChanged(rec store.Record) {
 	w.changed = make(chan struct{})
 	w.mu.Unlock()
 }
-func (w *watcher) Line(store.Record, time.Time, string) {}
+func (w *watcher) Line(rec store.Record, _ time.Time, text string) {
+	w.mu.Lock()
+	k := fmt.Sprintf("%s/%s#%d", rec.RunID, rec.ID, rec.Attempt)
+	w.lines[k] = append(w.lines[k], text)
+	close(w.changed)
+	w.changed = make(chan struct{})
+	w.mu.Unlock()
+}
+
+// waitLine waits until attempt of record id of run has logged text: its
+// process runs.
+func (w *watcher) waitLine(t *testing.T, run, id string, attempt int, text string) {
+	t.Helper()
+	deadline := time.After(60 * time.Second)
+	k := fmt.Sprintf("%s/%s#%d", run, id, attempt)
+	for {
+		w.mu.Lock()
+		lines, ch := w.lines[k], w.changed
+		w.mu.Unlock()
+		if slices.Contains(lines, text) {
+			return
+		}
+		select {
+		case <-ch:
+		case <-deadline:
+			t.Fatalf("log of %s: %q, want a line %q (guard timeout); have %v", k, lines, text, slices.Collect(maps.Keys(w.lines)))
+		}
+	}
+}
 
 // waitState waits until the record id of run is in state.
 func (w *watcher) waitState(t *testing.T, run, id string, state store.State) {
@@ -359,8 +390,8 @@ func open(t *testing.T, fifo string) {
 func TestExclusiveLockSequential(t *testing.T) {
 	h := newCheckHarness(t, map[string]approval.Checks{"production": {ExclusiveLock: &approval.ExclusiveLock{LockBehavior: "sequential"}}})
 	fifo := gate(t)
-	a := h.start(buildAndDeploy("production", script("apply", "read line < "+fifo)), "main")
-	h.watch.waitState(t, a.RunID, "Deploy.D", store.StateRunning)
+	a := h.start(buildAndDeploy("production", script("apply", "echo holding\nread line < "+fifo)), "main")
+	h.watch.waitLine(t, a.RunID, "Deploy.D.deploy.apply", 1, "holding")
 	b := h.start(buildAndDeploy("production"), "main")
 	h.watch.waitState(t, b.RunID, "Deploy", store.StateWaiting)
 	if rec := h.records(b.RunID)["Deploy.D"]; rec.State != store.StateQueued {
@@ -382,8 +413,8 @@ func TestExclusiveLockSequential(t *testing.T) {
 func TestExclusiveLockRunLatest(t *testing.T) {
 	h := newCheckHarness(t, map[string]approval.Checks{"production": {ExclusiveLock: &approval.ExclusiveLock{LockBehavior: "runLatest"}}})
 	fifo := gate(t)
-	a := h.start(buildAndDeploy("production", script("apply", "read line < "+fifo)), "main")
-	h.watch.waitState(t, a.RunID, "Deploy.D", store.StateRunning)
+	a := h.start(buildAndDeploy("production", script("apply", "echo holding\nread line < "+fifo)), "main")
+	h.watch.waitLine(t, a.RunID, "Deploy.D.deploy.apply", 1, "holding")
 	b := h.start(buildAndDeploy("production"), "main")
 	h.watch.waitState(t, b.RunID, "Deploy", store.StateWaiting)
 	c := h.start(buildAndDeploy("production"), "main")

@@ -3,8 +3,16 @@
 // job's steps to an executor, parses logging commands from step output and
 // records every state change in a store.
 //
+// Before a stage deploys to an environment it runs the environment's checks
+// (branch control, approvals, exclusive lock, in that order) through an
+// Approvals service; agentless jobs (pool: server, ManualValidation) run on
+// the engine itself. A check that is not yet decided puts the stage or job
+// and the run in state waiting and is asked again on the next change or
+// after the time it names; all that state is in the store, so Resume
+// continues a run a stopped process left.
+//
 // The same engine serves `conveyor run` and the server. It declares the
-// small interfaces it needs of a store and an executor and is given their
-// implementations; it must not import cmd, internal/server or an executor
-// backend (internal/executor/local).
+// small interfaces it needs of a store, an executor and the approvals and
+// is given their implementations; it must not import cmd, internal/server
+// or an executor backend (internal/executor/local).
 package engine

@@ -63,7 +63,7 @@ func (jr *jobRun) runStep(s plan.Step, parentID string, index int) {
 	id := parentID + "." + name
 	jr.order++
 	base := rs.nextAttempt(id, jr.jobAttempt) - 1
-	rec := store.Record{ID: id, ParentID: parentID, Type: store.RecordStep, Name: name, DisplayName: rs.mask(expandMacros(stepDisplay(s), jr.vars.lookup)), Order: jr.order, Attempt: base + 1, State: store.StateQueued}
+	rec := store.Record{RunID: rs.run.ID, ID: id, ParentID: parentID, Type: store.RecordStep, Name: name, DisplayName: rs.mask(expandMacros(stepDisplay(s), jr.vars.lookup)), Order: jr.order, Attempt: base + 1, State: store.StateQueued}
 
 	taskName, inputs := s.Task, s.Inputs
 	if s.Kind == plan.StepCheckout {

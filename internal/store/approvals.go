@@ -354,7 +354,7 @@ type Lock struct {
 }
 
 // AcquireEnvLock records req (once per environment, run and gate) and grants
-// the lock when nobody holds it and no older request waits. Under runLatest
+// the lock when no run still going holds it and no older one waits. Under runLatest
 // a new request cancels every older waiting one of the environment.
 func (s *SQLite) AcquireEnvLock(ctx context.Context, req LockRequest) (Lock, error) {
 	if req.Behavior == "" {
@@ -405,8 +405,11 @@ func (s *SQLite) AcquireEnvLock(ctx context.Context, req LockRequest) (Lock, err
 		if out.State != LockWaiting {
 			return nil
 		}
-		err = tx.QueryRowContext(ctx, `SELECT run_id, gate FROM env_locks WHERE environment = ? AND (state = ? OR (state = ? AND seq < ?)) ORDER BY state = ? DESC, seq LIMIT 1`,
-			req.Environment, string(LockHeld), string(LockWaiting), seq, string(LockHeld)).Scan(&out.HolderRun, &out.HolderGate)
+		// Requests of runs that ended (a crashed run reconciled as
+		// interrupted, a run deleted) hold nothing.
+		err = tx.QueryRowContext(ctx, `SELECT run_id, gate FROM env_locks WHERE environment = ? AND (state = ? OR (state = ? AND seq < ?))
+			AND run_id IN (SELECT id FROM runs WHERE state != ?) ORDER BY state = ? DESC, seq LIMIT 1`,
+			req.Environment, string(LockHeld), string(LockWaiting), seq, string(StateCompleted), string(LockHeld)).Scan(&out.HolderRun, &out.HolderGate)
 		switch {
 		case errors.Is(err, sql.ErrNoRows):
 			if _, err := tx.ExecContext(ctx, `UPDATE env_locks SET state = ?, changed_at = ? WHERE seq = ?`, string(LockHeld), now, seq); err != nil {

@@ -169,3 +169,22 @@ func TestRunInput(t *testing.T) {
 		}
 	}
 }
+
+func TestEnvLockOfEndedRunHoldsNothing(t *testing.T) {
+	s := storetest.NewTestStore(t)
+	ctx := t.Context()
+	r1, r2 := newRun(t, s), newRun(t, s)
+	if l, err := s.AcquireEnvLock(ctx, store.LockRequest{Environment: "prod", RunID: r1, Gate: "Deploy"}); err != nil || l.State != store.LockHeld {
+		t.Fatalf("first: %+v, %v", l, err)
+	}
+	// r1's process died and its run was reconciled as interrupted.
+	if err := s.UpdateRun(ctx, r1, func(r *store.Run) error {
+		r.State, r.Result = store.StateCompleted, store.ResultInterrupted
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if l, err := s.AcquireEnvLock(ctx, store.LockRequest{Environment: "prod", RunID: r2, Gate: "Deploy"}); err != nil || l.State != store.LockHeld {
+		t.Errorf("after the holder ended: %+v, %v", l, err)
+	}
+}
