@@ -18,6 +18,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"conveyor.dev/conveyor/internal/approval"
 	"conveyor.dev/conveyor/internal/config"
 	"conveyor.dev/conveyor/internal/engine"
 	"conveyor.dev/conveyor/internal/executor/local"
@@ -218,6 +219,15 @@ func executePlan(ctx context.Context, stdout, stderr io.Writer, o runOptions, da
 	}
 	if o.maxParallel > 0 {
 		opts = append(opts, engine.WithMaxParallel(o.maxParallel))
+	}
+	if svc != nil && svc.Config != nil {
+		// Environment checks hold a local run too: `conveyor approve` in
+		// another terminal decides (seen within the poll interval).
+		approvals, err := approval.NewService(st, approval.WithUsers(approval.UsersOf(svc.Config)), approval.WithPoll(time.Second))
+		if err != nil {
+			return err
+		}
+		opts = append(opts, engine.WithApprovals(approvals), engine.WithEnvironments(approval.EnvironmentsOf(svc.Config)))
 	}
 	eng, err := engine.New(st, ex, opts...)
 	if err != nil {
