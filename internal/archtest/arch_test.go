@@ -133,6 +133,9 @@ var forbidden = map[string][]string{
 	"internal/secret":        {"internal/engine", "internal/executor", "internal/task", "internal/server", "internal/store"},
 	"internal/kubeenv":       {"internal/"},
 	"internal/registry":      {"internal/engine", "internal/executor", "internal/task", "internal/server", "internal/store"},
+	"internal/config":        {"internal/"},
+	"internal/services":      {"internal/engine", "internal/server", "internal/agent"},
+	"internal/trigger":       {"internal/engine", "internal/executor", "internal/task", "internal/server", "internal/agent"},
 	"internal/image":         {"internal/engine", "internal/executor", "internal/task", "internal/server", "internal/store"},
 }
 

@@ -114,6 +114,9 @@ type Env struct {
 	AddSummary func(text string)
 	// Now is the clock.
 	Now func() time.Time
+	// Services are the registries, clusters and vaults of conveyor.yaml;
+	// nil when the runner has none (see NeedServices).
+	Services *Services
 }
 
 // Input returns the input named name (case-insensitive), or def when unset
