@@ -107,7 +107,7 @@ type HelmInstallOptions struct {
 	Timeout time.Duration
 	// Install makes an upgrade of a release that does not exist an install
 	// (helm upgrade --install).
-	Install bool
+	Install         bool
 	CreateNamespace bool
 	Force           bool
 	ResetValues     bool

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"conveyor.dev/conveyor/internal/config"
+	"conveyor.dev/conveyor/internal/deploy"
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -137,6 +138,34 @@ func TestHelmDeployRegistered(t *testing.T) {
 	for _, name := range []string{"HelmDeploy@0", "HelmDeploy@1", "helmdeploy@0"} {
 		if !Known(name) {
 			t.Errorf("Known(%q) = false", name)
+		}
+	}
+}
+
+func TestHelmPullOptions(t *testing.T) {
+	cfg, err := config.Parse("conveyor.yaml", []byte(`registries:
+  charts: {url: "127.0.0.1:5005", insecure: true, username: u, password: p}
+  secure: {url: "charts.example"}
+`), func(string) (string, bool) { return "", false })
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		chart string
+		args  deploy.HelmArgs
+		want  deploy.HelmPullOptions
+	}{
+		{"oci://127.0.0.1:5005/charts/web", deploy.HelmArgs{}, deploy.HelmPullOptions{PlainHTTP: true, Username: "u", Password: "p"}},
+		{"oci://127.0.0.1:5005/charts/web", deploy.HelmArgs{Username: "me", Password: "pw"}, deploy.HelmPullOptions{PlainHTTP: true, Username: "me", Password: "pw"}},
+		{"oci://charts.example/web", deploy.HelmArgs{}, deploy.HelmPullOptions{}},
+		{"oci://other.example/web", deploy.HelmArgs{PlainHTTP: true}, deploy.HelmPullOptions{PlainHTTP: true}},
+		{"charts/web", deploy.HelmArgs{}, deploy.HelmPullOptions{}},
+	}
+	for _, tt := range tests {
+		env, _ := testEnv(t, nil)
+		env.Services = &Services{Config: cfg}
+		if diff := cmp.Diff(tt.want, helmPullOptions(env, tt.chart, tt.args)); diff != "" {
+			t.Errorf("helmPullOptions(%s) (-want +got):\n%s", tt.chart, diff)
 		}
 	}
 }
