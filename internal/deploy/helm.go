@@ -38,6 +38,9 @@ type HelmOptions struct {
 	// Log receives Helm's progress lines (resources created, waits); nil
 	// discards them.
 	Log io.Writer
+	// WaitInterval is how often a wait checks the release's resources; 0
+	// means DefaultHelmWaitInterval, HelmWaitPollHelm Helm's own 2 s.
+	WaitInterval time.Duration
 }
 
 // Helm runs Helm releases in one namespace of one cluster through the Helm
@@ -86,6 +89,13 @@ func NewHelm(o HelmOptions) (*Helm, error) {
 	}
 	if kc, ok := cfg.KubeClient.(*kube.Client); ok {
 		kc.Namespace = ns
+		if o.WaitInterval != HelmWaitPollHelm {
+			interval := o.WaitInterval
+			if interval <= 0 {
+				interval = DefaultHelmWaitInterval
+			}
+			cfg.KubeClient = &fastWaitClient{Client: kc, interval: interval}
+		}
 	}
 	return &Helm{cfg: cfg, namespace: ns}, nil
 }
