@@ -304,6 +304,26 @@ func (h *Helm) History(ctx context.Context, name string) ([]HelmRelease, error) 
 	return out, nil
 }
 
+// List returns the latest revision of every release in the namespace, any
+// status, sorted by name.
+func (h *Helm) List(ctx context.Context) ([]HelmRelease, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("helm list: %w", err)
+	}
+	l := action.NewList(h.cfg)
+	l.All = true
+	l.SetStateMask()
+	rels, err := l.Run()
+	if err != nil {
+		return nil, fmt.Errorf("helm list in %s: %w", h.namespace, err)
+	}
+	out := make([]HelmRelease, 0, len(rels))
+	for _, r := range rels {
+		out = append(out, releaseOf(r))
+	}
+	return out, nil
+}
+
 // HelmPackageOptions qualify PackageHelmChart.
 type HelmPackageOptions struct {
 	// Destination is the folder the .tgz goes to (created when missing).

@@ -14,18 +14,19 @@ import (
 )
 
 // helmCommands are the HelmDeploy commands Conveyor runs.
-var helmCommands = []string{"install", "upgrade", "rollback", "uninstall", "package", "template"}
+var helmCommands = []string{"install", "upgrade", "rollback", "uninstall", "package", "template", "ls"}
 
 // runHelmDeploy is HelmDeploy@0 and HelmDeploy@1: helm commands through the
 // Helm SDK (no helm binary). Inputs: command (install | upgrade | rollback |
-// uninstall | package | template), chartType (Name | FilePath), chartName,
+// uninstall | package | template | ls, the default), chartType (Name | FilePath), chartName,
 // chartPath, chartVersion (alias version), releaseName, namespace,
 // overrideValues (key=value, one per line or comma-separated, as --set),
 // valueFile, waitForExecution (default true: --wait), install (upgrade:
 // --install, default true), force, resetValues, destination (package,
 // default $(Build.ArtifactStagingDirectory)), arguments (helm flags; see
 // deploy.ParseHelmArgs) and kubernetesServiceConnection (alias
-// kubernetesServiceEndpoint), a cluster connection of conveyor.yaml.
+// kubernetesServiceEndpoint), a cluster connection of conveyor.yaml (in a
+// deployment job, the job's environment when none is named).
 // connectionType None uses $KUBECONFIG or ~/.kube/config instead. It sets
 // helmExitCode and helmOutput, as Azure does.
 func runHelmDeploy(ctx context.Context, env *Env) (Result, error) {
@@ -70,7 +71,9 @@ func helmRun(ctx context.Context, env *Env, cmd string) (string, error) {
 		return helmPackage(env, args)
 	case "template":
 		return helmTemplate(ctx, env, args)
-	case "init", "login", "logout", "save", "ls", "list", "get", "create", "expose", "lint":
+	case "ls", "list":
+		return helmList(ctx, env, args)
+	case "init", "login", "logout", "save", "get", "create", "expose", "lint":
 		return "", fmt.Errorf("input command: helm %s is not supported by Conveyor's HelmDeploy (it runs helm through its SDK, without a helm binary): use one of %s, or run the helm CLI in a script step", cmd, strings.Join(helmCommands, ", "))
 	default:
 		return "", fmt.Errorf("input command: unknown helm command %q: use one of %s", cmd, strings.Join(helmCommands, ", "))
@@ -82,6 +85,11 @@ func helmClient(env *Env, args deploy.HelmArgs) (*deploy.Helm, error) {
 	var o deploy.HelmOptions
 	conn := env.Input("kubernetesServiceConnection", env.Input("kubernetesServiceEndpoint", ""))
 	connType := strings.ToLower(strings.ReplaceAll(env.Input("connectionType", ""), " ", ""))
+	if conn == "" && connType != "none" && env.Variables["Environment.Name"] != "" {
+		// As in Azure, a deployment job's environment stands for the
+		// connection when the step names none.
+		conn = env.Variables["Environment.Name"]
+	}
 	switch {
 	case conn != "":
 		svc, err := env.NeedServices()
@@ -467,4 +475,25 @@ func helmNow(env *Env) time.Time {
 func helmFileExists(p string) bool {
 	_, err := os.Stat(p)
 	return err == nil
+}
+
+func helmList(ctx context.Context, env *Env, args deploy.HelmArgs) (string, error) {
+	h, err := helmClient(env, args)
+	if err != nil {
+		return "", fmt.Errorf("helm ls: %w", err)
+	}
+	env.Logf("[command]helm ls --namespace %s", h.Namespace())
+	rels, err := h.List(ctx)
+	if err != nil {
+		return "", err
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "NAME\tNAMESPACE\tREVISION\tUPDATED\tSTATUS\tCHART\tAPP VERSION\n")
+	for _, r := range rels {
+		fmt.Fprintf(&b, "%s\t%s\t%d\t%s\t%s\t%s-%s\t%s\n", r.Name, r.Namespace, r.Revision,
+			r.Updated.UTC().Format(time.RFC3339), r.Status, r.Chart, r.ChartVersion, r.AppVersion)
+	}
+	out := b.String()
+	helmLog(env, out)
+	return out, nil
 }

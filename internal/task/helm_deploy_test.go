@@ -95,7 +95,7 @@ func TestHelmDeployFailures(t *testing.T) {
 		{"unknown flags", map[string]string{"command": "install", "arguments": "--atomic --post-renderer ./x --frob"}, nil,
 			"unknown helm flag(s) --post-renderer, --frob"},
 		{"unsupported command", map[string]string{"command": "init"}, nil, "helm init is not supported"},
-		{"default command ls", map[string]string{}, nil, "helm ls is not supported"},
+		{"default command ls", map[string]string{}, nil, "helm ls: input kubernetesServiceConnection is required"},
 		{"unknown command", map[string]string{"command": "explode"}, nil, `unknown helm command "explode"`},
 		{"no connection", map[string]string{"command": "install", "chartType": "FilePath", "chartPath": "charts/web"}, nil,
 			"input kubernetesServiceConnection is required"},

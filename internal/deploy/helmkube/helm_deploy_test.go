@@ -36,13 +36,16 @@ type stepRun struct {
 
 // newServices returns Services whose conveyor.yaml has the test cluster as
 // connection "test-aks" (namespace ns) and, when regHost is set, a plain-HTTP
-// registry "charts" at regHost.
+// registry "charts" at regHost, and an environment "test-env" on the test
+// cluster in namespace ns.
 func newServices(t testing.TB, ns, regHost string) *task.Services {
 	t.Helper()
 	y := fmt.Sprintf(`clusters:
   kube: {kubeconfig: %s, context: %s}
 serviceConnections:
-  test-aks: {cluster: kube, namespace: %s}
+  test-aks: {cluster: kube, namespace: %[3]s}
+environments:
+  test-env: {cluster: kube, namespace: %[3]s}
 `, env.Kubeconfig, kubeenv.ContextName, ns)
 	if regHost != "" {
 		y += fmt.Sprintf("registries:\n  charts: {url: %q, insecure: true}\n", regHost)
@@ -56,7 +59,7 @@ serviceConnections:
 
 // runStep runs the task name with inputs in a fresh workspace whose sources
 // hold the test chart under charts/web.
-func runStep(t testing.TB, ctx context.Context, name string, svc *task.Services, inputs map[string]string) stepRun {
+func runStep(t testing.TB, ctx context.Context, name string, svc *task.Services, inputs map[string]string, variables ...map[string]string) stepRun {
 	t.Helper()
 	tk, ok := task.Lookup(name)
 	if !ok {
@@ -70,8 +73,14 @@ func runStep(t testing.TB, ctx context.Context, name string, svc *task.Services,
 		log  bytes.Buffer
 		vars = map[string]string{}
 	)
+	jobVars := map[string]string{}
+	for _, m := range variables {
+		for k, v := range m {
+			jobVars[k] = v
+		}
+	}
 	e := &task.Env{
-		Task: name, Inputs: inputs, Variables: map[string]string{}, Dirs: dirs, Log: &log, Now: time.Now, Services: svc,
+		Task: name, Inputs: inputs, Variables: jobVars, Dirs: dirs, Log: &log, Now: time.Now, Services: svc,
 		SetVariable: func(n, v string, o task.VarOptions) error {
 			mu.Lock()
 			defer mu.Unlock()
@@ -149,7 +158,7 @@ func history(t testing.TB, ctx context.Context, ns, release string) []string {
 func TestHelmDeployLifecycle(t *testing.T) {
 	ctx := t.Context()
 	const ns = "lifecycle"
-	svc := newServices(t, "", "")
+	svc := newServices(t, ns, "")
 	base := map[string]string{"kubernetesServiceConnection": "test-aks", "namespace": ns, "chartType": "FilePath", "chartPath": "charts/web", "releaseName": "web"}
 	with := func(kv ...string) map[string]string {
 		m := map[string]string{}
@@ -175,6 +184,13 @@ func TestHelmDeployLifecycle(t *testing.T) {
 	}
 	if d := deployment(t, ctx, ns, "web-web"); d.Status.AvailableReplicas != 2 {
 		t.Errorf("after install --wait: %d available replicas, want 2", d.Status.AvailableReplicas)
+	}
+
+	// ls in a deployment job: the job's environment is the connection.
+	r = runStep(t, ctx, "HelmDeploy@0", svc, map[string]string{"command": "ls"}, map[string]string{"Environment.Name": "test-env"})
+	mustSucceed(t, "ls", r)
+	if !strings.Contains(r.Vars["helmOutput"], "web\tlifecycle\t1\t") || !strings.Contains(r.Vars["helmOutput"], "\tdeployed\tweb-0.1.0\t1.0.0") {
+		t.Errorf("ls helmOutput:\n%s", r.Vars["helmOutput"])
 	}
 
 	// upgrade (HelmDeploy@1, --install by default) to 3 replicas.
