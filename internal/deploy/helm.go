@@ -38,6 +38,9 @@ type HelmOptions struct {
 	// Log receives Helm's progress lines (resources created, waits); nil
 	// discards them.
 	Log io.Writer
+	// Warnings receives the API server's warnings (deprecated APIs, ...),
+	// once each; nil discards them.
+	Warnings io.Writer
 	// WaitInterval is how often a wait checks the release's resources; 0
 	// means DefaultHelmWaitInterval, HelmWaitPollHelm Helm's own 2 s.
 	WaitInterval time.Duration
@@ -73,6 +76,11 @@ func NewHelm(o HelmOptions) (*Helm, error) {
 	getter, ns, err := newRESTGetter(o.Kubeconfig, o.Context, o.Namespace)
 	if err != nil {
 		return nil, err
+	}
+	if o.Warnings != nil {
+		getter.config.WarningHandler = rest.NewWarningWriter(o.Warnings, rest.WarningWriterOptions{Deduplicate: true})
+	} else {
+		getter.config.WarningHandler = rest.NoWarnings{}
 	}
 	logf := func(string, ...any) {}
 	if o.Log != nil {

@@ -117,6 +117,7 @@ func helmClient(env *Env, args deploy.HelmArgs) (*deploy.Helm, error) {
 	if ns := env.Input("namespace", args.Namespace); ns != "" {
 		o.Namespace = ns
 	}
+	o.Warnings = env.Log
 	if args.Debug || helmIsTrue(env.Variables["System.Debug"]) {
 		o.Log = env.Log
 	}

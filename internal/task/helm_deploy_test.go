@@ -21,8 +21,8 @@ func helmTestChart(t *testing.T, env *Env) string {
 	return "charts/web"
 }
 
-// captureVars records what a task sets, plain names only.
-func captureVars(env *Env) map[string]string {
+// helmCaptureVars records what a task sets, plain names only.
+func helmCaptureVars(env *Env) map[string]string {
 	vars := map[string]string{}
 	env.SetVariable = func(name, value string, o VarOptions) error {
 		if !o.Output {
@@ -43,7 +43,7 @@ func TestHelmDeployTemplate(t *testing.T) {
 		"arguments":      "--set message=hi",
 	})
 	env.Inputs["chartPath"] = helmTestChart(t, env)
-	vars := captureVars(env)
+	vars := helmCaptureVars(env)
 	res, err := runHelmDeploy(t.Context(), env)
 	if err != nil {
 		t.Fatal(err)
@@ -67,7 +67,7 @@ func TestHelmDeployTemplate(t *testing.T) {
 func TestHelmDeployPackage(t *testing.T) {
 	env, log := testEnv(t, map[string]string{"command": "package", "chartVersion": "1.2.3", "arguments": "--app-version 9.9"})
 	env.Inputs["chartPath"] = helmTestChart(t, env)
-	vars := captureVars(env)
+	vars := helmCaptureVars(env)
 	res, err := runHelmDeploy(t.Context(), env)
 	if err != nil {
 		t.Fatal(err)
@@ -119,7 +119,7 @@ func TestHelmDeployFailures(t *testing.T) {
 			env, _ := testEnv(t, tt.inputs)
 			helmTestChart(t, env)
 			env.Services = tt.services
-			vars := captureVars(env)
+			vars := helmCaptureVars(env)
 			res, err := runHelmDeploy(t.Context(), env)
 			if err != nil {
 				t.Fatal(err)

@@ -45,11 +45,11 @@ func runManifestBake(ctx context.Context, env *Env) (Result, error) {
 	if err != nil {
 		return Result{Status: Failed, Message: "bake: " + err.Error()}, nil
 	}
-	path, err := writeBakedBundle(env.Dirs.Temp, out)
+	path, err := bakeWriteBundle(env.Dirs.Temp, out)
 	if err != nil {
 		return Result{}, fmt.Errorf("bake: %w", err)
 	}
-	env.Logf("baked %d manifest(s) into %s", countDocuments(out), path)
+	env.Logf("baked %d manifest(s) into %s", bakeCountDocuments(out), path)
 	for _, opts := range []VarOptions{{}, {Output: true}} {
 		if env.SetVariable == nil {
 			break
@@ -104,8 +104,8 @@ func bakeOverrides(s string) ([]string, error) {
 	return out, nil
 }
 
-// writeBakedBundle writes the manifests to <dir>/baked-template-<random>.yaml.
-func writeBakedBundle(dir string, manifests []byte) (string, error) {
+// bakeWriteBundle writes the manifests to <dir>/baked-template-<random>.yaml.
+func bakeWriteBundle(dir string, manifests []byte) (string, error) {
 	if dir == "" {
 		dir = os.TempDir()
 	}
@@ -123,8 +123,8 @@ func writeBakedBundle(dir string, manifests []byte) (string, error) {
 	return path, nil
 }
 
-// countDocuments counts the non-empty YAML documents of a stream.
-func countDocuments(b []byte) int {
+// bakeCountDocuments counts the non-empty YAML documents of a stream.
+func bakeCountDocuments(b []byte) int {
 	n := 0
 	for _, doc := range strings.Split("\n"+string(b), "\n---") {
 		for _, l := range strings.Split(doc, "\n") {

@@ -34,7 +34,7 @@ func TestManifestBake(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			env, log := testEnv(t, tt.inputs)
 			bakeTestData(t, env)
-			vars := captureVars(env)
+			vars := helmCaptureVars(env)
 			res, err := runManifestBake(t.Context(), env)
 			if err != nil {
 				t.Fatal(err)
@@ -55,7 +55,7 @@ func TestManifestBake(t *testing.T) {
 					t.Errorf("bundle lacks %q:\n%s", w, b)
 				}
 			}
-			if got := countDocuments(b); got != tt.docs {
+			if got := bakeCountDocuments(b); got != tt.docs {
 				t.Errorf("bundle has %d documents, want %d", got, tt.docs)
 			}
 		})
@@ -80,7 +80,7 @@ func TestManifestBakeFailures(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			env, _ := testEnv(t, tt.inputs)
 			bakeTestData(t, env)
-			vars := captureVars(env)
+			vars := helmCaptureVars(env)
 			res, err := runManifestBake(t.Context(), env)
 			if err != nil {
 				t.Fatal(err)
