@@ -124,7 +124,7 @@ func checkChartDependencies(ch *chart.Chart) error {
 		return nil
 	}
 	if err := action.CheckDependencies(ch, ch.Metadata.Dependencies); err != nil {
-		return fmt.Errorf("%w: run helm dependency update on the chart first (or set updateDependency)", err)
+		return fmt.Errorf("%w: vendor the dependencies into the chart's charts/ folder (helm dependency update) and commit them: Conveyor does not fetch them", err)
 	}
 	return nil
 }

@@ -115,6 +115,7 @@ func TestRenderHelmErrors(t *testing.T) {
 		{"repo chart", HelmRenderOptions{Chart: "stable/mysql"}, "chart repositories (repo/chart) are not supported"},
 		{"bad set", HelmRenderOptions{Chart: "testdata/helm/web", Overrides: []string{"a[=b"}}, "values:"},
 		{"missing values file", HelmRenderOptions{Chart: "testdata/helm/web", ValueFiles: []string{"testdata/none.yaml"}}, "none.yaml"},
+		{"missing dependency", HelmRenderOptions{Chart: "testdata/helm/needsdep"}, "vendor the dependencies"},
 		{"bad kube version", HelmRenderOptions{Chart: "testdata/helm/web", KubeVersion: "one"}, `kube version "one"`},
 	}
 	for _, tt := range tests {
