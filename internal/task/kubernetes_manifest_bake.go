@@ -19,7 +19,8 @@ import (
 // | kompose, which is not supported), helmChart (a chart folder, a .tgz or
 // oci://host/repo/chart[:version]), releaseName, namespace, overrideFiles
 // (one values file per line), overrides (one key:value per line),
-// kustomizationPath.
+// kustomizationPath, and containers (one image per line: it replaces the
+// images of the same repository in the bundle, as Azure's bake does).
 func runManifestBake(ctx context.Context, env *Env) (Result, error) {
 	renderType := strings.ToLower(strings.TrimSpace(env.Input("renderType", "helm")))
 	var (
@@ -44,6 +45,11 @@ func runManifestBake(ctx context.Context, env *Env) (Result, error) {
 	}
 	if err != nil {
 		return Result{Status: Failed, Message: "bake: " + err.Error()}, nil
+	}
+	if images := helmLines(env.Input("containers", "")); len(images) > 0 {
+		if out, err = bakeSubstituteImages(env, out, images); err != nil {
+			return Result{Status: Failed, Message: "bake: " + err.Error()}, nil
+		}
 	}
 	path, err := bakeWriteBundle(env.Dirs.Temp, out)
 	if err != nil {
@@ -135,4 +141,16 @@ func bakeCountDocuments(b []byte) int {
 		}
 	}
 	return n
+}
+
+// bakeSubstituteImages replaces the images of the rendered manifests whose
+// repository matches one of images; the bundle is re-encoded then.
+func bakeSubstituteImages(env *Env, manifests []byte, images []string) ([]byte, error) {
+	objs, err := deploy.ParseManifests([]deploy.Manifest{{Name: "baked bundle", Data: manifests}})
+	if err != nil {
+		return nil, err
+	}
+	n := deploy.SubstituteImages(objs, images)
+	env.Logf("containers: %d image(s) replaced", n)
+	return deploy.EncodeManifests(objs)
 }

@@ -25,6 +25,11 @@ func TestManifestBake(t *testing.T) {
 			"overrides":     "image.tag:2.0.0\nmessage:see http://x:80/a,b",
 		}, []string{"name: shop-web", "namespace: staging", "replicas: 3", `image: "registry.example/web:2.0.0"`, `value: "see http://x:80/a,b"`}, 3},
 		{"helm default render type", map[string]string{"helmChart": "charts/web"}, []string{"name: release-name-web", "namespace: default"}, 3},
+		{"kustomize with containers", map[string]string{
+			"renderType":        "kustomize",
+			"kustomizationPath": "kustomize/base",
+			"containers":        "registry.example/web@sha256:1111111111111111111111111111111111111111111111111111111111111111\nother.example/x:1",
+		}, []string{"name: web", "image: registry.example/web@sha256:1111"}, 2},
 		{"kustomize overlay", map[string]string{
 			"renderType":        "kustomize",
 			"kustomizationPath": "kustomize/overlays/staging",

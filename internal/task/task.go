@@ -166,7 +166,16 @@ var builtins = map[string]Task{
 	"ArchiveFiles@2":             Func(runArchiveFiles),
 	"HelmDeploy@0":               Func(runHelmDeploy),
 	"HelmDeploy@1":               Func(runHelmDeploy),
+	"KubernetesManifest@1":       Func(runKubernetesManifest),
+	"Kubernetes@1":               Func(runKubernetes),
+	"Docker@2":                   Func(runDocker),
+	"PromoteImage@1":             Func(runPromoteImage),
 	CheckoutTask:                 Func(runCheckout),
+	"ContainerScan@1":            Func(runContainerScan),
+	"SecretScan@1":               Func(runSecretScan),
+	"PublishSarif@1":             Func(runPublishSarif),
+	"ManualValidation@0":         Func(runManualValidation),
+	ManualValidationTask:         Func(runManualValidation),
 }
 
 // registry maps lower-case Name@Major to the built-in tasks.
