@@ -43,7 +43,7 @@ func TestBakeThenDeploy(t *testing.T) {
 		t.Fatalf("deploy of the bundle: %s %s\n%s", r.Result.Status, r.Result.Message, r.Log)
 	}
 	d := deployment(t, ctx, ns, "staging-web")
-	if d.Status.AvailableReplicas != 3 || !strings.HasPrefix(d.Spec.Template.Spec.Containers[0].Image, "127.0.0.1:5001/web@sha256:") {
-		t.Errorf("deployed overlay: %d available, image %s; want 3 and the overlay's digest", d.Status.AvailableReplicas, d.Spec.Template.Spec.Containers[0].Image)
+	if n := newPodsReady(t, ctx, d); n != 3 || !strings.HasPrefix(d.Spec.Template.Spec.Containers[0].Image, "127.0.0.1:5001/web@sha256:") {
+		t.Errorf("deployed overlay: %d ready pods, image %s; want 3 and the overlay's digest", n, d.Spec.Template.Spec.Containers[0].Image)
 	}
 }

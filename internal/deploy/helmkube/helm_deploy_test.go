@@ -137,6 +137,26 @@ func deployment(t testing.TB, ctx context.Context, ns, name string) *appsv1.Depl
 	return d
 }
 
+// newPodsReady returns how many pods of the Deployment's current
+// ReplicaSet are ready: what helm --wait guarantees (old pods may still be
+// terminating, and the Deployment's own status may lag its ReplicaSet's).
+func newPodsReady(t testing.TB, ctx context.Context, d *appsv1.Deployment) int32 {
+	t.Helper()
+	const revision = "deployment.kubernetes.io/revision"
+	sel := metav1.FormatLabelSelector(d.Spec.Selector)
+	rss, err := env.Client().AppsV1().ReplicaSets(d.Namespace).List(ctx, metav1.ListOptions{LabelSelector: sel})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, rs := range rss.Items {
+		if rs.Annotations[revision] == d.Annotations[revision] {
+			return rs.Status.ReadyReplicas
+		}
+	}
+	t.Fatalf("Deployment %s/%s: no ReplicaSet of revision %s", d.Namespace, d.Name, d.Annotations[revision])
+	return 0
+}
+
 // history returns the revisions of a release as "N:status", oldest first.
 func history(t testing.TB, ctx context.Context, ns, release string) []string {
 	t.Helper()
@@ -182,8 +202,8 @@ func TestHelmDeployLifecycle(t *testing.T) {
 	if !strings.Contains(r.Log, "release web: revision 1 deployed in lifecycle") {
 		t.Errorf("install log does not say what was done:\n%s", r.Log)
 	}
-	if d := deployment(t, ctx, ns, "web-web"); d.Status.AvailableReplicas != 2 {
-		t.Errorf("after install --wait: %d available replicas, want 2", d.Status.AvailableReplicas)
+	if d := deployment(t, ctx, ns, "web-web"); newPodsReady(t, ctx, d) != 2 {
+		t.Errorf("after install --wait: %d ready pods, want 2", newPodsReady(t, ctx, d))
 	}
 
 	// ls in a deployment job: the job's environment is the connection.
@@ -199,8 +219,8 @@ func TestHelmDeployLifecycle(t *testing.T) {
 	if !strings.Contains(r.Vars["helmOutput"], "REVISION: 2") {
 		t.Errorf("upgrade helmOutput:\n%s", r.Vars["helmOutput"])
 	}
-	if d := deployment(t, ctx, ns, "web-web"); d.Status.AvailableReplicas != 3 || d.Spec.Template.Spec.Containers[0].Image != "registry.example/web:2.0.0" {
-		t.Errorf("after upgrade: %d available, image %s; want 3 and web:2.0.0", d.Status.AvailableReplicas, d.Spec.Template.Spec.Containers[0].Image)
+	if d := deployment(t, ctx, ns, "web-web"); newPodsReady(t, ctx, d) != 3 || d.Spec.Template.Spec.Containers[0].Image != "registry.example/web:2.0.0" {
+		t.Errorf("after upgrade: %d new pods ready, image %s; want 3 and web:2.0.0", newPodsReady(t, ctx, d), d.Spec.Template.Spec.Containers[0].Image)
 	}
 
 	// a failing upgrade (pods never Ready) with --atomic rolls back by itself.
@@ -293,8 +313,8 @@ func TestHelmDeployFromEmbeddedRegistry(t *testing.T) {
 	if !strings.Contains(r.Vars["helmOutput"], "CHART: web-0.1.0") {
 		t.Errorf("install helmOutput:\n%s", r.Vars["helmOutput"])
 	}
-	if d := deployment(t, ctx, ns, "shop-web"); d.Status.AvailableReplicas != 2 {
-		t.Errorf("OCI install: %d available replicas, want 2", d.Status.AvailableReplicas)
+	if d := deployment(t, ctx, ns, "shop-web"); newPodsReady(t, ctx, d) != 2 {
+		t.Errorf("OCI install: %d ready pods, want 2", newPodsReady(t, ctx, d))
 	}
 
 	// No version: the newest tag.
