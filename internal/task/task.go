@@ -164,6 +164,8 @@ var builtins = map[string]Task{
 	"PublishTestResults@2":       Func(runPublishTestResults),
 	"CopyFiles@2":                Func(runCopyFiles),
 	"ArchiveFiles@2":             Func(runArchiveFiles),
+	"HelmDeploy@0":               Func(runHelmDeploy),
+	"HelmDeploy@1":               Func(runHelmDeploy),
 	"KubernetesManifest@1":       Func(runKubernetesManifest),
 	"Kubernetes@1":               Func(runKubernetes),
 	"Docker@2":                   Func(runDocker),

@@ -182,7 +182,7 @@ func TestKubernetesManifestDeployRollbackAndActions(t *testing.T) {
 	}{
 		{map[string]string{"action": "promote", "manifests": "x.yaml"}, "action promote needs strategy: canary"},
 		{map[string]string{"action": "deploy", "strategy": "canary", "trafficSplitMethod": "smi", "percentage": "20", "manifests": "x.yaml"}, "trafficSplitMethod smi is not supported"},
-		{map[string]string{"action": "bake"}, "bake is not available in this build"},
+		{map[string]string{"action": "bake"}, "input helmChart is required when renderType is helm"},
 		{map[string]string{"action": "deploy", "manifests": "none/*.yaml"}, "pattern none/*.yaml matches no file"},
 		{map[string]string{"kubernetesServiceConnection": "nope", "manifests": "x.yaml"}, `service connection "nope" is not defined`},
 		{map[string]string{"action": "dance"}, `action "dance" is not known`},
