@@ -18,10 +18,12 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"conveyor.dev/conveyor/internal/config"
 	"conveyor.dev/conveyor/internal/engine"
 	"conveyor.dev/conveyor/internal/executor/local"
 	"conveyor.dev/conveyor/internal/pipeline"
 	"conveyor.dev/conveyor/internal/plan"
+	"conveyor.dev/conveyor/internal/services"
 	"conveyor.dev/conveyor/internal/store"
 	"conveyor.dev/conveyor/internal/task"
 )
@@ -39,6 +41,7 @@ func init() {
 // runOptions are the flags of `conveyor run`.
 type runOptions struct {
 	file, event, branch, target, output, data string
+	config                                    string
 	vars, params                              []string
 	maxParallel                               int
 }
@@ -62,6 +65,7 @@ func newRunCmd() *cobra.Command {
 	f.StringArrayVar(&o.params, "param", nil, "runtime parameter value K=V (repeatable)")
 	f.StringVar(&o.output, "output", "text", "output format: text or json")
 	f.StringVar(&o.data, "data", "", "data folder (default .conveyor in the repository root)")
+	f.StringVar(&o.config, "config", "", "configuration file (default conveyor.yaml in the repository root, else the embedded defaults)")
 	f.IntVar(&o.maxParallel, "max-parallel", 0, "how many jobs run at once (default: the number of CPUs)")
 	return cmd
 }
@@ -152,6 +156,10 @@ func runPipeline(ctx context.Context, stdout, stderr io.Writer, o runOptions) er
 			}
 		}
 	}
+	cfg, err := loadConfig(root, o.config)
+	if err != nil {
+		return err
+	}
 	requester, _ := gitOutput(root, "config", "user.name")
 	email, _ := gitOutput(root, "config", "user.email")
 	ev := store.EventPush
@@ -161,7 +169,18 @@ func runPipeline(ctx context.Context, stdout, stderr io.Writer, o runOptions) er
 	case pipeline.EventManual:
 		ev = store.EventManual
 	}
-	return executePlan(ctx, stdout, stderr, o, data, p, engine.Input{
+	vaultDir := o.data
+	if vaultDir == "" {
+		if vaultDir, err = defaultUserData(); err != nil {
+			vaultDir = data
+		}
+	}
+	rt, err := services.Start(ctx, cfg, services.Options{DataDir: data, VaultDir: vaultDir})
+	if err != nil {
+		return err
+	}
+	defer rt.Close()
+	return executePlan(ctx, stdout, stderr, o, data, rt.Services, p, engine.Input{
 		Pipeline: repoName, Repository: root, RepositoryName: repoName, Commit: commit, Branch: branch,
 		Event: ev, TargetBranch: target, Variables: vars, Params: params,
 		RequestedFor: requester, RequestedForEmail: email,
@@ -171,13 +190,13 @@ func runPipeline(ctx context.Context, stdout, stderr io.Writer, o runOptions) er
 // executePlan runs a compiled plan with the SQLite store and the local
 // executor of the data folder, shows progress, and turns the result into an
 // exit code.
-func executePlan(ctx context.Context, stdout, stderr io.Writer, o runOptions, data string, p *plan.Plan, in engine.Input) error {
+func executePlan(ctx context.Context, stdout, stderr io.Writer, o runOptions, data string, svc *task.Services, p *plan.Plan, in engine.Input) error {
 	st, err := store.Open(ctx, filepath.Join(data, "conveyor.db"))
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	ex, err := local.New(data)
+	ex, err := local.New(data, local.WithServices(svc))
 	if err != nil {
 		return err
 	}
@@ -697,7 +716,22 @@ func newRunsCmd() *cobra.Command {
 			if err := json.Unmarshal(r.Plan, &p); err != nil {
 				return fmt.Errorf("retry run %s: its plan: %w", r.ID, err)
 			}
-			return executePlan(ctx, cmd.OutOrStdout(), cmd.ErrOrStderr(), runOptions{output: output}, d, &p, engine.Input{
+			cfg, err := loadConfig(r.Repository, "")
+			if err != nil {
+				return err
+			}
+			vaultDir := data
+			if vaultDir == "" {
+				if vaultDir, err = defaultUserData(); err != nil {
+					vaultDir = d
+				}
+			}
+			rt, err := services.Start(ctx, cfg, services.Options{DataDir: d, VaultDir: vaultDir})
+			if err != nil {
+				return err
+			}
+			defer rt.Close()
+			return executePlan(ctx, cmd.OutOrStdout(), cmd.ErrOrStderr(), runOptions{output: output}, d, rt.Services, &p, engine.Input{
 				Pipeline: r.Pipeline, Repository: r.Repository, Commit: r.Commit, Branch: r.Branch,
 				Event: r.Event, Variables: r.Variables, Params: r.Params,
 			})
@@ -899,4 +933,33 @@ func (v *ttyView) finish(out *engine.Outcome) {
 		fmt.Fprintf(v.w, "summary: %s\n", strings.TrimSpace(s))
 	}
 	fmt.Fprintf(v.w, "run %s #%d: %s\n", out.RunID, out.Number, out.Result)
+}
+
+// loadConfig reads --config, else conveyor.yaml in the repository root, else
+// the embedded defaults. A bad file is bad input (exit 2), every problem on
+// its own line.
+func loadConfig(root, file string) (*config.Config, error) {
+	var (
+		cfg *config.Config
+		err error
+	)
+	if file != "" {
+		cfg, err = config.Load(file)
+	} else {
+		cfg, err = config.Find(root)
+	}
+	if err != nil {
+		return nil, &exitError{code: exitBadUser, err: err}
+	}
+	return cfg, nil
+}
+
+// defaultUserData is the user's data folder, shared with `conveyor secret`:
+// ~/.local/share/conveyor.
+func defaultUserData() (string, error) {
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(home, ".local", "share", "conveyor"), nil
 }

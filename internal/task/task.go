@@ -114,6 +114,9 @@ type Env struct {
 	AddSummary func(text string)
 	// Now is the clock.
 	Now func() time.Time
+	// Services are the registries, clusters and vaults of conveyor.yaml;
+	// nil when the runner has none (see NeedServices).
+	Services *Services
 }
 
 // Input returns the input named name (case-insensitive), or def when unset
@@ -161,6 +164,7 @@ var builtins = map[string]Task{
 	"PublishTestResults@2":       Func(runPublishTestResults),
 	"CopyFiles@2":                Func(runCopyFiles),
 	"ArchiveFiles@2":             Func(runArchiveFiles),
+	"Kubernetes@1":               Func(runKubernetes),
 	CheckoutTask:                 Func(runCheckout),
 }
 

@@ -20,10 +20,17 @@ type Executor struct {
 	dataDir string
 	baseEnv []string
 	now     func() time.Time
+	// services are handed to every task; may be nil.
+	services *task.Services
 }
 
 // Option configures an Executor.
 type Option func(*Executor) error
+
+// WithServices gives every task the services of conveyor.yaml.
+func WithServices(s *task.Services) Option {
+	return func(e *Executor) error { e.services = s; return nil }
+}
 
 // WithBaseEnv sets the environment every step starts from (default: the
 // environment of this process).
@@ -225,6 +232,7 @@ func (j *Job) RunStep(ctx context.Context, s executor.Step) (task.Result, error)
 		SetVariable: s.SetVariable,
 		AddSummary:  s.AddSummary,
 		Now:         j.e.now,
+		Services:    j.e.services,
 	}
 	env.Exec = func(ctx context.Context, c task.Command) (task.ExitStatus, error) {
 		out.flush()

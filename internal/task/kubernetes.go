@@ -1,0 +1,168 @@
+package task
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+
+	"conveyor.dev/conveyor/internal/kubeenv"
+)
+
+// runKubernetes is Kubernetes@1: one kubectl command against the cluster of
+// a service connection. Inputs (Azure's): connectionType ("Kubernetes Service
+// Connection" or "None": the ambient KUBECONFIG), kubernetesServiceEndpoint,
+// namespace, command, arguments, useConfigurationFile + configuration
+// (passed as -f), outputFormat (json default, yaml, go-template, jsonpath…,
+// none), kubectl location (versionOrLocation: location + specifyLocation).
+// Its output becomes the KubectlOutput variable (secret when
+// outputIsSecret is true).
+func runKubernetes(ctx context.Context, env *Env) (Result, error) {
+	fail := func(format string, a ...any) (Result, error) {
+		return Result{Status: Failed, Message: fmt.Sprintf("Kubernetes@1: "+format, a...)}, nil
+	}
+	command := strings.TrimSpace(env.Input("command", ""))
+	if command == "" {
+		return fail("input command is required (apply, get, rollout, ...)")
+	}
+	args := []string{command}
+	var kubeconfig string
+	ns := env.Input("namespace", "")
+	switch ct := strings.ToLower(env.Input("connectionType", "Kubernetes Service Connection")); ct {
+	case "none":
+	case "kubernetes service connection", "azure resource manager":
+		conn := env.Input("kubernetesServiceEndpoint", env.Input("kubernetesServiceConnection", ""))
+		if conn == "" {
+			return fail("input kubernetesServiceEndpoint is required: name a cluster connection of conveyor.yaml")
+		}
+		svc, err := env.NeedServices()
+		if err != nil {
+			return fail("%v", err)
+		}
+		cl, cns, err := svc.Config.ClusterOf(conn)
+		if err != nil {
+			return fail("%v", err)
+		}
+		if cl.Kubeconfig == "" {
+			return fail("cluster %s has no kubeconfig: set clusters.%s.kubeconfig in conveyor.yaml or start the local cluster with `conveyor cluster up`", cl.Name, cl.Name)
+		}
+		kubeconfig = cl.Kubeconfig
+		if cl.Context != "" {
+			args = append(args, "--context", cl.Context)
+		}
+		if ns == "" {
+			ns = cns
+		}
+	default:
+		return fail("connectionType %q: use \"Kubernetes Service Connection\" or None", ct)
+	}
+	if ns != "" {
+		args = append(args, "-n", ns)
+	}
+	if useFile, err := env.BoolInput("useConfigurationFile", false); err != nil {
+		return fail("%v", err)
+	} else if useFile {
+		cfg := env.Input("configuration", "")
+		if cfg == "" {
+			return fail("useConfigurationFile is true but configuration is empty")
+		}
+		if !filepath.IsAbs(cfg) {
+			cfg = filepath.Join(env.Dirs.Sources, cfg)
+		}
+		args = append(args, "-f", cfg)
+	}
+	args = append(args, splitArgs(env.Input("arguments", ""))...)
+	switch of := env.Input("outputFormat", "json"); strings.ToLower(of) {
+	case "none", "":
+	default:
+		if !hasOutputFlag(args) && outputs(command) {
+			args = append(args, "-o", of)
+		}
+	}
+	kubectl, err := findKubectl(env)
+	if err != nil {
+		return fail("%v", err)
+	}
+	environ := env.Environ
+	if kubeconfig != "" {
+		environ = append(append([]string{}, environ...), "KUBECONFIG="+kubeconfig)
+	}
+	env.Logf("[command]kubectl %s", strings.Join(args, " "))
+	cmd := exec.CommandContext(ctx, kubectl, args...)
+	cmd.Dir = env.Dirs.Sources
+	cmd.Env = environ
+	var out bytes.Buffer
+	cmd.Stdout = &out
+	cmd.Stderr = env.Log
+	runErr := cmd.Run()
+	text := strings.TrimRight(out.String(), "\n")
+	secret, err := env.BoolInput("outputIsSecret", false)
+	if err != nil {
+		return fail("%v", err)
+	}
+	if env.SetVariable != nil {
+		if err := env.SetVariable("KubectlOutput", text, VarOptions{Secret: secret}); err != nil {
+			return Result{}, err
+		}
+	}
+	if !secret && text != "" && env.Log != nil {
+		fmt.Fprintln(env.Log, text)
+	}
+	var exit *exec.ExitError
+	switch {
+	case errors.As(runErr, &exit):
+		return fail("kubectl %s exited with code %d", command, exit.ExitCode())
+	case runErr != nil:
+		return Result{}, fmt.Errorf("kubectl: %w", runErr)
+	}
+	return Result{Status: Succeeded}, nil
+}
+
+// outputs reports whether a kubectl command accepts -o.
+func outputs(command string) bool {
+	switch command {
+	case "get", "apply", "create", "expose", "run", "set", "config", "version", "delete":
+		return true
+	}
+	return false
+}
+
+func hasOutputFlag(args []string) bool {
+	for _, a := range args {
+		if a == "-o" || strings.HasPrefix(a, "-o=") || strings.HasPrefix(a, "--output") || (strings.HasPrefix(a, "-o") && len(a) > 2) {
+			return true
+		}
+	}
+	return false
+}
+
+// findKubectl returns the kubectl to run: the specified location, else the
+// one on PATH, else the one built for the local cluster.
+func findKubectl(env *Env) (string, error) {
+	if strings.EqualFold(env.Input("versionOrLocation", "version"), "location") {
+		if p := env.Input("specifyLocation", ""); p != "" {
+			return p, nil
+		}
+	}
+	for _, kv := range env.Environ {
+		if path, ok := strings.CutPrefix(kv, "PATH="); ok {
+			for _, dir := range filepath.SplitList(path) {
+				p := filepath.Join(dir, "kubectl")
+				if st, err := os.Stat(p); err == nil && !st.IsDir() && st.Mode()&0o111 != 0 {
+					return p, nil
+				}
+			}
+		}
+	}
+	if dir, err := kubeenv.BinDir(); err == nil {
+		p := filepath.Join(dir, "kubectl")
+		if _, err := os.Stat(p); err == nil {
+			return p, nil
+		}
+	}
+	return "", errors.New("kubectl not found on PATH nor in the local cluster's binaries: install it or set versionOrLocation: location with specifyLocation")
+}
