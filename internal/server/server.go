@@ -196,6 +196,18 @@ func (s *Server) routeTable() []route {
 	}
 }
 
+// routeTableForDoc lists "METHOD pattern" of every route.
+func (s *Server) routeTableForDoc() []string {
+	if s.metrics == nil {
+		s.metrics = NewMetrics(nil)
+	}
+	var out []string
+	for _, rt := range s.routeTable() {
+		out = append(out, rt.method+" "+rt.pattern)
+	}
+	return out
+}
+
 func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	io.WriteString(w, "ok\n")

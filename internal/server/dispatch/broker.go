@@ -47,10 +47,12 @@ type Broker struct {
 	poll        time.Duration
 	maxAttempts int
 
-	mu   sync.Mutex
-	jobs map[string]*job
-	seq  int64
-	wake chan struct{} // closed and replaced when a job is queued
+	mu       sync.Mutex
+	jobs     map[string]*job
+	seq      int64
+	wake     chan struct{} // closed and replaced when a job is queued
+	ended    chan struct{} // closed and replaced when a step ends
+	draining bool
 }
 
 // Option configures a Broker.
@@ -96,7 +98,7 @@ func New(st Store, opts ...Option) (*Broker, error) {
 		return nil, fmt.Errorf("dispatch: a store is required")
 	}
 	b := &Broker{st: st, clock: systemClock{}, ttl: 30 * time.Second, poll: 25 * time.Second, maxAttempts: 2,
-		jobs: map[string]*job{}, wake: make(chan struct{})}
+		jobs: map[string]*job{}, wake: make(chan struct{}), ended: make(chan struct{})}
 	for _, o := range opts {
 		if err := o(b); err != nil {
 			return nil, err
@@ -337,6 +339,10 @@ func (b *Broker) Lease(ctx context.Context, req agent.LeaseRequest) (agent.Grant
 	defer timer.Stop()
 	for {
 		b.mu.Lock()
+		if b.draining {
+			b.mu.Unlock()
+			return agent.Grant{}, false, nil
+		}
 		var cands []*job
 		for _, j := range b.jobs {
 			if j.state == store.LeaseQueued && !j.excluded[req.Agent] && agent.Satisfies(req.Capabilities, j.demands) {
@@ -444,7 +450,7 @@ func (b *Broker) Next(ctx context.Context, t agent.Ticket) (agent.Instruction, e
 			b.mu.Unlock()
 			return agent.Instruction{}, err
 		}
-		if len(j.queue) > 0 {
+		if len(j.queue) > 0 && !b.draining {
 			ex := j.queue[0]
 			j.queue = j.queue[1:]
 			ex.n = j.nextN
@@ -572,6 +578,8 @@ func (b *Broker) Report(ctx context.Context, t agent.Ticket, rep agent.StepRepor
 		if !ex.replay {
 			close(ex.done)
 		}
+		close(b.ended)
+		b.ended = make(chan struct{})
 	}
 	reply := agent.Reply{Cancel: ex.cancel}
 	b.mu.Unlock()
@@ -712,4 +720,55 @@ func (r *remoteJob) Close(ctx context.Context) error {
 		return err
 	}
 	return nil
+}
+
+// Drain stops handing out jobs and steps: agents finish the steps they run,
+// and the rest stays queued (in the store, for a resumed run).
+func (b *Broker) Drain() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.draining = true
+	b.wakeAgents()
+	for _, j := range b.jobs {
+		j.signal()
+	}
+}
+
+// Busy is the number of steps agents are running.
+func (b *Broker) Busy() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.busy()
+}
+
+func (b *Broker) busy() int {
+	n := 0
+	for _, j := range b.jobs {
+		if j.state != store.LeaseLeased {
+			continue
+		}
+		for _, ex := range j.inflight {
+			if !ex.finished {
+				n++
+			}
+		}
+	}
+	return n
+}
+
+// WaitIdle waits until no agent runs a step, or ctx ends.
+func (b *Broker) WaitIdle(ctx context.Context) error {
+	for {
+		b.mu.Lock()
+		n, ch := b.busy(), b.ended
+		b.mu.Unlock()
+		if n == 0 {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
 }
