@@ -92,7 +92,9 @@ type Option func(*Server) error
 func WithApprovals(a Approvals) Option { return func(s *Server) error { s.approvals = a; return nil } }
 
 // WithDeployments sets where deployments are read.
-func WithDeployments(d Deployments) Option { return func(s *Server) error { s.deployments = d; return nil } }
+func WithDeployments(d Deployments) Option {
+	return func(s *Server) error { s.deployments = d; return nil }
+}
 
 // WithEnvironments sets the environments of conveyor.yaml.
 func WithEnvironments(envs []Environment) Option {

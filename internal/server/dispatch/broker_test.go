@@ -55,7 +55,11 @@ func (o *output) step(id, script string) executor.Step {
 	}
 }
 
-func (o *output) get() []string { o.mu.Lock(); defer o.mu.Unlock(); return append([]string(nil), o.lines...) }
+func (o *output) get() []string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return append([]string(nil), o.lines...)
+}
 
 // newRun stores a run whose plan has one job, Build.Job, with demands.
 func newRun(t *testing.T, st *store.SQLite, demands []string) string {
