@@ -54,11 +54,12 @@ type runEnds struct {
 	mu        sync.Mutex
 	ended     map[string]store.Run
 	firstStep map[string]time.Time
+	records   map[string]map[string]store.Record // run → display name → latest
 	ch        chan struct{}
 }
 
 func newRunEnds() *runEnds {
-	return &runEnds{ended: map[string]store.Run{}, firstStep: map[string]time.Time{}, ch: make(chan struct{})}
+	return &runEnds{ended: map[string]store.Run{}, firstStep: map[string]time.Time{}, records: map[string]map[string]store.Record{}, ch: make(chan struct{})}
 }
 
 func (r *runEnds) signal() { close(r.ch); r.ch = make(chan struct{}) }
@@ -74,15 +75,38 @@ func (r *runEnds) RunChanged(run store.Run) {
 }
 
 func (r *runEnds) RecordChanged(rec store.Record) {
-	if rec.Type != store.RecordStep || rec.State != store.StateRunning {
-		return
-	}
 	now := time.Now()
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if _, ok := r.firstStep[rec.RunID]; !ok {
+	if r.records[rec.RunID] == nil {
+		r.records[rec.RunID] = map[string]store.Record{}
+	}
+	r.records[rec.RunID][rec.DisplayName] = rec
+	if _, ok := r.firstStep[rec.RunID]; !ok && rec.Type == store.RecordStep && rec.State == store.StateRunning {
 		r.firstStep[rec.RunID] = now
-		r.signal()
+	}
+	r.signal()
+}
+
+// waitRecords waits until ok holds for the run's latest records by
+// display name.
+func (r *runEnds) waitRecords(t *testing.T, id string, ok func(map[string]store.Record) bool) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	for {
+		r.mu.Lock()
+		done := ok(r.records[id])
+		ch := r.ch
+		r.mu.Unlock()
+		if done {
+			return
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			t.Fatalf("run %s: records did not reach the state awaited", id)
+		}
 	}
 }
 
