@@ -40,7 +40,3 @@ func newVerifyCmd() *cobra.Command {
 func newTokenCmd() *cobra.Command {
 	return stub("token", "Manage API tokens", stub("create", "Create an API token"))
 }
-
-func newDemoCmd() *cobra.Command {
-	return stub("demo", "Run the whole reference flow on embedded defaults with the sample app")
-}

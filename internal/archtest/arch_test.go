@@ -145,8 +145,11 @@ var forbidden = map[string][]string{
 	"internal/registry":      {"internal/engine", "internal/executor", "internal/task", "internal/server", "internal/store"},
 	"internal/config":        {"internal/"},
 	"internal/services":      {"internal/engine", "internal/server", "internal/agent"},
-	"internal/trigger":       {"internal/engine", "internal/executor", "internal/task", "internal/server", "internal/agent"},
+	"internal/trigger":       {"internal/engine", "internal/executor", "internal/task", "internal/server", "internal/agent", "internal/store"},
+	"internal/forge":         {"internal/engine", "internal/executor", "internal/task", "internal/server", "internal/agent", "internal/store", "internal/trigger"},
 	"internal/image":         {"internal/engine", "internal/executor", "internal/task", "internal/server", "internal/store"},
+	"internal/approval":      {"internal/engine", "internal/executor", "internal/task", "internal/server", "internal/agent", "internal/trigger"},
+	"internal/deploy":        {"internal/engine", "internal/executor", "internal/task", "internal/server", "internal/store"},
 }
 
 func TestNoPackageReachesUpTheFlow(t *testing.T) {

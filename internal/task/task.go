@@ -164,8 +164,13 @@ var builtins = map[string]Task{
 	"PublishTestResults@2":       Func(runPublishTestResults),
 	"CopyFiles@2":                Func(runCopyFiles),
 	"ArchiveFiles@2":             Func(runArchiveFiles),
+	"KubernetesManifest@1":       Func(runKubernetesManifest),
 	"Kubernetes@1":               Func(runKubernetes),
+	"Docker@2":                   Func(runDocker),
+	"PromoteImage@1":             Func(runPromoteImage),
 	CheckoutTask:                 Func(runCheckout),
+	"ManualValidation@0":         Func(runManualValidation),
+	ManualValidationTask:         Func(runManualValidation),
 }
 
 // registry maps lower-case Name@Major to the built-in tasks.
