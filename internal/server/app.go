@@ -16,12 +16,14 @@ import (
 	"time"
 
 	"conveyor.dev/conveyor/internal/agent"
+	"conveyor.dev/conveyor/internal/approval"
 	"conveyor.dev/conveyor/internal/config"
 	"conveyor.dev/conveyor/internal/engine"
 	"conveyor.dev/conveyor/internal/executor/local"
 	"conveyor.dev/conveyor/internal/server/dispatch"
 	"conveyor.dev/conveyor/internal/services"
 	"conveyor.dev/conveyor/internal/store"
+	"conveyor.dev/conveyor/internal/trigger"
 )
 
 // Options configure a whole server process (Start).
@@ -79,6 +81,7 @@ type App struct {
 	AdminToken string
 
 	addr    net.Addr
+	poller  *trigger.Poller
 	rt      *services.Runtime
 	log     *slog.Logger
 	grace   time.Duration
@@ -175,7 +178,15 @@ func Start(ctx context.Context, o Options) (*App, error) {
 	if o.Observer != nil {
 		observers = append(observers, o.Observer)
 	}
+	svc, err := approval.NewService(a.Store, approval.WithUsers(approvalUsers(o.Config)))
+	if err != nil {
+		return nil, err
+	}
+	if o.Approvals == nil {
+		o.Approvals = approvalAPI{svc: svc}
+	}
 	if a.Engine, err = engine.New(a.Store, a.Broker,
+		engine.WithApprovals(svc), engine.WithEnvironments(approvalChecks(o.Config)),
 		engine.WithObserver(observers),
 		engine.WithCounters(engine.NewFileCounters(filepath.Join(data, "counters.json"))),
 		engine.WithLogger(o.Logger)); err != nil {
@@ -192,14 +203,16 @@ func Start(ctx context.Context, o Options) (*App, error) {
 	if o.Deployments != nil {
 		sopts = append(sopts, WithDeployments(o.Deployments))
 	}
-	if o.Webhooks != nil {
-		hs, err := o.Webhooks(a.Runner, o.Config)
-		if err != nil {
-			return nil, err
-		}
-		for p, h := range hs {
-			sopts = append(sopts, WithWebhook(p, h))
-		}
+	hooks := o.Webhooks
+	if hooks == nil {
+		hooks = a.triggers(data)
+	}
+	hs, err := hooks(a.Runner, o.Config)
+	if err != nil {
+		return nil, err
+	}
+	for p, h := range hs {
+		sopts = append(sopts, WithWebhook(p, h))
 	}
 	if a.Server, err = New(a.Store, a.Runner, a.Broker, sopts...); err != nil {
 		return nil, err
@@ -239,7 +252,7 @@ func Start(ctx context.Context, o Options) (*App, error) {
 	wg.Add(1)
 	go func() { defer wg.Done(); a.Broker.RunExpiry(sctx, max(ttl/4, 10*time.Millisecond)) }()
 
-	// What a previous process left running.
+	// What a previous process left running continues here.
 	if o.Resume != nil {
 		started, err := o.Resume(ctx, a.Engine)
 		if err != nil {
@@ -248,10 +261,14 @@ func Start(ctx context.Context, o Options) (*App, error) {
 		for _, st := range started {
 			a.Runner.track(st, nil)
 		}
-	} else if n, err := a.Store.ReconcileOrphans(ctx, store.LocalOwnerAlive); err != nil {
-		o.Logger.Error("mark runs of a dead server interrupted", slog.Any("err", err))
-	} else if n > 0 {
-		o.Logger.Warn("runs of a previous server process marked interrupted (engine resume not wired)", slog.Int("runs", n))
+	} else if ids, err := a.Runner.ResumeOrphans(ctx, a.Store, store.LocalOwnerAlive); err != nil {
+		o.Logger.Error("resume runs of a stopped server", slog.Any("err", err))
+	} else if len(ids) > 0 {
+		o.Logger.Info("resumed runs of a stopped server", slog.Any("runs", ids))
+	}
+	if o.Webhooks == nil && a.poller != nil {
+		wg.Add(1)
+		go func() { defer wg.Done(); a.poller.Run(sctx) }()
 	}
 
 	go func() {
@@ -403,3 +420,20 @@ func (l *latencyObserver) RecordChanged(rec store.Record) {
 }
 
 func (l *latencyObserver) Line(store.Record, time.Time, string) {}
+
+// triggers builds the webhook receivers and the poller of conveyor.yaml's
+// repositories on the trigger package, starting runs with the runner.
+func (a *App) triggers(data string) func(*Runner, *config.Config) (map[string]WebhookHandler, error) {
+	return func(r *Runner, cfg *config.Config) (map[string]WebhookHandler, error) {
+		d, err := trigger.NewDispatcher(cfg, trigger.NewGit(filepath.Join(data, "trigger-repos")), r,
+			trigger.WithCanceler(r), trigger.WithActiveRuns(r, a.Store))
+		if err != nil {
+			return nil, err
+		}
+		w := trigger.NewWebhooks(d, a.Store)
+		a.poller = trigger.NewPoller(d, a.Store, trigger.RealTicker)
+		return map[string]WebhookHandler{
+			"github": w.Handler("github"), "gitea": w.Handler("gitea"), "azure-repos": w.Handler("azure-repos"),
+		}, nil
+	}
+}

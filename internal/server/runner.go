@@ -49,6 +49,7 @@ type Runner struct {
 
 	mu      sync.Mutex
 	cancels map[string]context.CancelFunc
+	prs     map[string]int // run → pull request number, of PR runs started here
 	wg      sync.WaitGroup
 }
 
@@ -61,7 +62,7 @@ func NewRunner(base context.Context, eng Engine, st RunStore, repos []config.Rep
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &Runner{eng: eng, st: st, repos: repos, dataDir: dataDir, log: log, base: base,
-		git: newGitCache(filepath.Join(dataDir, "repos"), filepath.Join(dataDir, "sources")), cancels: map[string]context.CancelFunc{}}
+		git: newGitCache(filepath.Join(dataDir, "repos"), filepath.Join(dataDir, "sources")), cancels: map[string]context.CancelFunc{}, prs: map[string]int{}}
 }
 
 // repository finds the configured repository named name (any one when
@@ -146,11 +147,17 @@ func (r *Runner) Start(ctx context.Context, req trigger.Request) (string, error)
 	if err != nil {
 		return "", fmt.Errorf("pipeline %s of %s at %.12s: %w: %w", name, repo.Name, src.commit, ErrBadRequest, err)
 	}
-	return r.startPlan(p, engine.Input{
+	id, err := r.startPlan(p, engine.Input{
 		Pipeline: name, Repository: repo.URL, RepositoryName: repo.Name, Commit: src.commit, Branch: branch,
 		Event: store.Event(event), TargetBranch: req.TargetBranch, PullRequestID: req.PullRequest,
 		Variables: vars, RequestedFor: req.Requester,
 	})
+	if err == nil && req.PullRequest > 0 {
+		r.mu.Lock()
+		r.prs[id] = req.PullRequest
+		r.mu.Unlock()
+	}
+	return id, err
 }
 
 // startPlan starts p in the runner's base context and tracks its cancel.
@@ -179,6 +186,7 @@ func (r *Runner) track(st *engine.Started, cancel context.CancelFunc) {
 		out := st.Wait()
 		r.mu.Lock()
 		delete(r.cancels, st.RunID)
+		delete(r.prs, st.RunID)
 		r.mu.Unlock()
 		if cancel != nil {
 			cancel()
@@ -281,4 +289,100 @@ func (g *gitCache) lock(name string) func() {
 	g.mu.Unlock()
 	l.Lock()
 	return l.Unlock
+}
+
+// ResumeStore lists the runs a stopped process may have left.
+type ResumeStore interface {
+	ListRuns(ctx context.Context, f store.RunFilter) ([]store.Run, error)
+}
+
+// Resumer is the engine's resume API.
+type Resumer interface {
+	Resume(ctx context.Context, runID string) (*engine.Started, error)
+}
+
+// ResumeOrphans continues, on the engine, every running or waiting run whose
+// owner is not alive (a server killed or stopped), and returns their IDs.
+func (r *Runner) ResumeOrphans(ctx context.Context, st ResumeStore, alive func(owner string) bool) ([]string, error) {
+	res, ok := r.eng.(Resumer)
+	if !ok {
+		return nil, fmt.Errorf("resume runs: the engine cannot resume")
+	}
+	var ids []string
+	var errs []error
+	for _, state := range []store.State{store.StateRunning, store.StateWaiting} {
+		runs, err := st.ListRuns(ctx, store.RunFilter{State: state})
+		if err != nil {
+			return ids, err
+		}
+		for _, run := range runs {
+			if alive(run.Owner) {
+				continue
+			}
+			rctx, cancel := context.WithCancel(r.base)
+			started, err := res.Resume(rctx, run.ID)
+			if err != nil {
+				cancel()
+				errs = append(errs, err)
+				continue
+			}
+			r.track(started, cancel)
+			ids = append(ids, run.ID)
+		}
+	}
+	return ids, errors.Join(errs...)
+}
+
+// CancelPullRequest cancels this server's runs of pipeline in repository for
+// pull request pr except the run except (trigger autoCancel).
+func (r *Runner) CancelPullRequest(ctx context.Context, repository, pipelineName string, pr int, except string) (int, error) {
+	r.mu.Lock()
+	var ids []string
+	for id, n := range r.prs {
+		if n == pr {
+			ids = append(ids, id)
+		}
+	}
+	r.mu.Unlock()
+	repo, err := r.repository(repository)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, id := range ids {
+		if id == except {
+			continue
+		}
+		run, err := r.st.GetRun(ctx, id)
+		if err != nil || run.Pipeline != pipelineName || run.Repository != repo.URL {
+			continue
+		}
+		if r.Cancel(ctx, id) == nil {
+			n++
+		}
+	}
+	return n, nil
+}
+
+// Active reports whether this server runs pipeline of repository on branch
+// (trigger batch).
+func (r *Runner) Active(ctx context.Context, repository, pipelineName, branch string) (bool, error) {
+	repo, err := r.repository(repository)
+	if err != nil {
+		return false, err
+	}
+	for _, id := range r.Running() {
+		run, err := r.st.GetRun(ctx, id)
+		if err != nil {
+			continue
+		}
+		b := run.Branch
+		if !strings.HasPrefix(b, "refs/") {
+			b = "refs/heads/" + b
+		}
+		if run.Pipeline == pipelineName && run.Repository == repo.URL && b == branch {
+			return true, nil
+		}
+	}
+	return false, nil
 }
