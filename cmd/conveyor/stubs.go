@@ -17,14 +17,6 @@ func stub(use, short string, sub ...*cobra.Command) *cobra.Command {
 	return cmd
 }
 
-func newServerCmd() *cobra.Command {
-	return stub("server", "Serve the API, web UI, webhooks, scheduler, embedded registries and vault")
-}
-
-func newAgentCmd() *cobra.Command {
-	return stub("agent", "Run a remote runner that leases jobs from a server")
-}
-
 func newApproveCmd(verb string) *cobra.Command {
 	return stub(verb+" RUN", "Record a decision ("+verb+") on a waiting approval")
 }
@@ -35,8 +27,4 @@ func newSignCmd() *cobra.Command {
 
 func newVerifyCmd() *cobra.Command {
 	return stub("verify IMAGE", "Verify an image signature (cosign-compatible)")
-}
-
-func newTokenCmd() *cobra.Command {
-	return stub("token", "Manage API tokens", stub("create", "Create an API token"))
 }

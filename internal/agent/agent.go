@@ -226,6 +226,10 @@ func (a *Agent) runJob(ctx context.Context, g Grant) {
 			}
 			continue
 		}
+		if jctx.Err() != nil {
+			closeJob("")
+			return
+		}
 		switch in.Kind {
 		case InstructionClose:
 			closeJob("")

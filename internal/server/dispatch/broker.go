@@ -583,7 +583,9 @@ func (b *Broker) Report(ctx context.Context, t agent.Ticket, rep agent.StepRepor
 	}
 	reply := agent.Reply{Cancel: ex.cancel}
 	b.mu.Unlock()
-	if err := b.renew(ctx, t); err != nil {
+	// A step's end is applied even when the engine closed the job at once
+	// (its lease is then done, and renewing it fails).
+	if err := b.renew(ctx, t); err != nil && !rep.Done {
 		return agent.Reply{}, err
 	}
 	return reply, nil
