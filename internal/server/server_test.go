@@ -273,10 +273,7 @@ func TestOpenAPIDescribesEveryRoute(t *testing.T) {
 		}
 	}
 	s := &Server{}
-	var served []string
-	for _, rt := range s.routeTableForDoc() {
-		served = append(served, rt)
-	}
+	served := s.routeTableForDoc()
 	sort.Strings(inDoc)
 	sort.Strings(served)
 	if diff := cmp.Diff(served, inDoc); diff != "" {
