@@ -22,7 +22,7 @@ func newApproveCmd(verb string) *cobra.Command {
 	if verb == "reject" {
 		decision = store.DecisionReject
 	}
-	var data, stage, comment, who, cfgFile, output string
+	var data, stage, comment, who, cfgFile, output, server, token string
 	cmd := &cobra.Command{
 		Use:   verb + " RUN",
 		Short: "Record a decision (" + verb + ") on a waiting approval of a run",
@@ -32,6 +32,9 @@ func newApproveCmd(verb string) *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if output != "text" && output != "json" {
 				return usageError("--output %q: use text or json", output)
+			}
+			if server != "" {
+				return approveOnServer(cmd, server, token, verb, args[0], stage, comment)
 			}
 			ctx := cmd.Context()
 			if who == "" {
@@ -89,6 +92,8 @@ func newApproveCmd(verb string) *cobra.Command {
 	cmd.Flags().StringVar(&who, "user", "", "who decides (default the current OS user)")
 	cmd.Flags().StringVar(&cfgFile, "config", "", "conveyor.yaml giving users and their groups (default the repository's)")
 	cmd.Flags().StringVar(&output, "output", "text", "output format: text or json")
+	cmd.Flags().StringVar(&server, "server", "", "decide on this server (URL) instead of the local store; the token is --token or CONVEYOR_TOKEN")
+	cmd.Flags().StringVar(&token, "token", "", "API token for --server")
 	return cmd
 }
 

@@ -751,6 +751,7 @@ func newRunsCmd() *cobra.Command {
 		},
 	}
 	cmd.AddCommand(list, show, logs, cancel, retry)
+	addServerMode(cmd)
 	return cmd
 }
 

@@ -1,0 +1,191 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"conveyor.dev/conveyor/internal/server/client"
+)
+
+// addServerMode gives `conveyor runs …` a --server mode: with --server (or
+// CONVEYOR_SERVER) and --token (or CONVEYOR_TOKEN) each subcommand asks the
+// server's API instead of the local data folder.
+func addServerMode(runs *cobra.Command) {
+	var serverURL, token string
+	var follow bool
+	runs.PersistentFlags().StringVar(&serverURL, "server", "", "ask this server (http://host:port) instead of the local data folder")
+	runs.PersistentFlags().StringVar(&token, "token", "", "API token for --server (conveyor token create)")
+	modes := map[string]func(c *client.Client, cmd *cobra.Command, args []string) error{
+		"list": serverRunsList,
+		"show": serverRunsShow,
+		"logs": func(c *client.Client, cmd *cobra.Command, args []string) error {
+			return serverRunsLogs(c, cmd, args, follow)
+		},
+		"cancel": serverRunsCancel,
+		"retry":  serverRunsRetry,
+	}
+	for _, sub := range runs.Commands() {
+		mode, ok := modes[sub.Name()]
+		if !ok {
+			continue
+		}
+		if sub.Name() == "logs" {
+			sub.Flags().BoolVarP(&follow, "follow", "f", false, "with --server: follow the logs of a running run live")
+		}
+		local := sub.RunE
+		sub.RunE = func(cmd *cobra.Command, args []string) error {
+			if serverURL == "" {
+				return local(cmd, args)
+			}
+			c, err := client.New(serverURL, token)
+			if err != nil {
+				return usageError("%w", err)
+			}
+			return mode(c, cmd, args)
+		}
+	}
+}
+
+func outputJSON(cmd *cobra.Command) bool {
+	o, _ := cmd.Flags().GetString("output")
+	return o == "json"
+}
+
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+func serverRunsList(c *client.Client, cmd *cobra.Command, _ []string) error {
+	runs, err := c.ListRuns(cmd.Context(), client.RunFilter{})
+	if err != nil {
+		return err
+	}
+	w := cmd.OutOrStdout()
+	if outputJSON(cmd) {
+		if runs == nil {
+			runs = []client.Run{}
+		}
+		return writeJSON(w, runs)
+	}
+	fmt.Fprintf(w, "%-26s  %-5s  %-20s  %-10s  %-20s  %-20s  %s\n", "ID", "#", "PIPELINE", "STATE", "RESULT", "BRANCH", "CREATED")
+	for _, r := range runs {
+		fmt.Fprintf(w, "%-26s  %-5d  %-20s  %-10s  %-20s  %-20s  %s\n", r.ID, r.Number, r.Pipeline, r.State, orDash(r.Result), r.Branch, r.CreatedAt.Local().Format(time.DateTime))
+	}
+	return nil
+}
+
+// serverRun resolves RUN on the server: an ID, or a run number (#N).
+func serverRun(c *client.Client, cmd *cobra.Command, ref string) (client.Run, error) {
+	r, err := c.GetRun(cmd.Context(), ref)
+	if err == nil {
+		return r, nil
+	}
+	runs, lerr := c.ListRuns(cmd.Context(), client.RunFilter{})
+	if lerr != nil {
+		return client.Run{}, lerr
+	}
+	n := strings.TrimPrefix(ref, "#")
+	for _, r := range runs {
+		if fmt.Sprint(r.Number) == n || strings.HasPrefix(r.ID, strings.ToUpper(ref)) {
+			return r, nil
+		}
+	}
+	return client.Run{}, &exitError{code: exitBadUser, err: fmt.Errorf("run %s not found on the server: list runs with conveyor runs list --server …", ref)}
+}
+
+func serverRunsShow(c *client.Client, cmd *cobra.Command, args []string) error {
+	r, err := serverRun(c, cmd, args[0])
+	if err != nil {
+		return err
+	}
+	recs, err := c.Records(cmd.Context(), r.ID)
+	if err != nil {
+		return err
+	}
+	w := cmd.OutOrStdout()
+	if outputJSON(cmd) {
+		return writeJSON(w, map[string]any{"run": r, "records": recs})
+	}
+	fmt.Fprintf(w, "run %s #%d of %s: %s %s\n", r.ID, r.Number, r.Pipeline, r.State, orDash(r.Result))
+	fmt.Fprintf(w, "commit %s on %s (%s)\n", r.Commit, r.Branch, r.Event)
+	for _, rec := range recs {
+		indent := map[string]string{"stage": "", "job": "  ", "phase": "    ", "step": "    "}[rec.Type]
+		d := time.Duration(0)
+		if !rec.StartedAt.IsZero() && !rec.FinishedAt.IsZero() {
+			d = rec.FinishedAt.Sub(rec.StartedAt).Round(time.Millisecond)
+		}
+		name := rec.DisplayName
+		if name == "" {
+			name = rec.Name
+		}
+		fmt.Fprintf(w, "%s%s: %s (%s)\n", indent, name, orDash(rec.Result), d)
+	}
+	return nil
+}
+
+func serverRunsLogs(c *client.Client, cmd *cobra.Command, args []string, follow bool) error {
+	r, err := serverRun(c, cmd, args[0])
+	if err != nil {
+		return err
+	}
+	record, _ := cmd.Flags().GetString("record")
+	w := cmd.OutOrStdout()
+	if follow {
+		if record == "" {
+			return usageError("--follow needs --record STEP (a record ID from conveyor runs show)")
+		}
+		return c.FollowLog(cmd.Context(), r.ID, record, 0, func(l client.LogLine) error {
+			_, err := fmt.Fprintf(w, "%s %s\n", l.Time.Local().Format("15:04:05.000"), l.Text)
+			return err
+		})
+	}
+	logs, err := c.Logs(cmd.Context(), r.ID)
+	if err != nil {
+		return err
+	}
+	for _, l := range logs {
+		if record != "" && l.Record != record {
+			continue
+		}
+		fmt.Fprintf(w, "== %s (attempt %d): %s\n", l.Record, l.Attempt, orDash(l.Result))
+		for _, line := range l.Lines {
+			fmt.Fprintf(w, "%s %s\n", line.Time.Local().Format("15:04:05.000"), line.Text)
+		}
+	}
+	return nil
+}
+
+func serverRunsCancel(c *client.Client, cmd *cobra.Command, args []string) error {
+	r, err := serverRun(c, cmd, args[0])
+	if err != nil {
+		return err
+	}
+	if _, err := c.Cancel(cmd.Context(), r.ID); err != nil {
+		return err
+	}
+	fmt.Fprintf(cmd.OutOrStdout(), "run %s: cancel requested\n", r.ID)
+	return nil
+}
+
+func serverRunsRetry(c *client.Client, cmd *cobra.Command, args []string) error {
+	r, err := serverRun(c, cmd, args[0])
+	if err != nil {
+		return err
+	}
+	nr, err := c.Retry(cmd.Context(), r.ID)
+	if err != nil {
+		return err
+	}
+	if outputJSON(cmd) {
+		return writeJSON(cmd.OutOrStdout(), nr)
+	}
+	fmt.Fprintf(cmd.OutOrStdout(), "run %s #%d started (retry of %s)\n", nr.ID, nr.Number, r.ID)
+	return nil
+}
