@@ -166,6 +166,7 @@ var builtins = map[string]Task{
 	"ArchiveFiles@2":             Func(runArchiveFiles),
 	"Kubernetes@1":               Func(runKubernetes),
 	CheckoutTask:                 Func(runCheckout),
+	"AzureKeyVault@2":            Func(runAzureKeyVault),
 }
 
 // registry maps lower-case Name@Major to the built-in tasks.
