@@ -42,4 +42,3 @@ func TestOpenConfiguredErrors(t *testing.T) {
 		})
 	}
 }
-
