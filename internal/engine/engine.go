@@ -69,6 +69,7 @@ type Engine struct {
 	retryDelay  func(attempt int) time.Duration
 	minute      time.Duration
 	counters    Counters
+	groups      VariableGroups // groups.go
 }
 
 // Option configures an Engine.
