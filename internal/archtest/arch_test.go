@@ -137,6 +137,7 @@ var forbidden = map[string][]string{
 	"internal/services":      {"internal/engine", "internal/server", "internal/agent"},
 	"internal/trigger":       {"internal/engine", "internal/executor", "internal/task", "internal/server", "internal/agent"},
 	"internal/image":         {"internal/engine", "internal/executor", "internal/task", "internal/server", "internal/store"},
+	"internal/e2e":           {"internal/engine", "internal/executor", "internal/store", "internal/server"},
 }
 
 func TestNoPackageReachesUpTheFlow(t *testing.T) {
