@@ -47,10 +47,10 @@ start=$SECONDS
 # Vault's own go.mod builds against its in-tree ./sdk, a replace that does
 # not apply to a dependent module; the published sdk it names (v0.21.0) was
 # cut from a newer tree in which framework.Backend.ActivationFunc takes one
-# more argument (the flag name), and no published sdk matches the v1.21.4
-# tree. So the module's source, as the Go module proxy serves it, is copied
-# and its two uses of ActivationFunc are adapted; everything else is as
-# published.
+# more argument (the flag name) and keysutil's RestorePolicy returns one
+# value less; no published sdk matches the v1.21.4 tree. So the module's
+# source, as the Go module proxy serves it, is copied and those three call
+# sites are adapted; everything else is as published.
 src="$(cd "$here" && go mod download -json "github.com/hashicorp/vault@$VAULT_VERSION" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')"
 [ -d "$src" ] || { log "cannot locate github.com/hashicorp/vault@$VAULT_VERSION in the module cache"; exit 1; }
 cp -R "$src" "$tmp/vault-src"
@@ -66,6 +66,12 @@ patch_file vault/identity_store.go \
 patch_file vault/logical_system_activation_flags.go \
 	'b.idStoreBackend.ActivationFunc(ctx, nil)' \
 	'b.idStoreBackend.ActivationFunc(ctx, nil, "")'
+# The in-tree sdk's keysutil also returns the restored key's name (used for
+# an audit observation only); the published one does not.
+patch_file builtin/logical/transit/path_restore.go \
+	'restoredKeyName, err := b.lm.RestorePolicy(ctx, req.Storage, keyName, backupB64, force)' \
+	'restoredKeyName := keyName
+	err := b.lm.RestorePolicy(ctx, req.Storage, keyName, backupB64, force)'
 cp "$here/go.mod" "$here/go.sum" "$tmp/"
 go mod edit -modfile="$tmp/go.mod" -replace "github.com/hashicorp/vault=$tmp/vault-src"
 
