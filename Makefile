@@ -2,7 +2,7 @@
 GO ?= go
 GOFLAGS_TEST ?=
 
-.PHONY: demo test vet build kube-binaries
+.PHONY: demo test vet build kube-binaries tool-binaries
 
 build:
 	$(GO) build -o bin/conveyor ./cmd/conveyor
@@ -13,9 +13,17 @@ build:
 demo: build kube-binaries
 	./tools/kube/smoke.sh ./bin/conveyor
 
-# Every test of the module; needs the kube binaries (built on first use).
-test: kube-binaries
-	$(GO) test $(GOFLAGS_TEST) -count=1 ./...
+# Every test of the module; needs the kube binaries and the peers the tests
+# run for real (Gitea, HashiCorp Vault, cosign, BuildKit), each built from the
+# Go module proxy on first use and cached under ~/.cache/conveyor.
+test: kube-binaries tool-binaries
+	$(GO) test $(GOFLAGS_TEST) -count=1 -timeout 30m ./...
+
+tool-binaries:
+	@for s in tools/*/build.sh; do \
+		case $$s in tools/kube/*) continue;; esac; \
+		echo "== $$s"; ./$$s >/dev/null || exit 1; \
+	done
 
 kube-binaries:
 	./tools/kube/build.sh

@@ -100,6 +100,7 @@ func newRootCmd() *cobra.Command {
 		newSecretCmd(),
 		newSignCmd(),
 		newVerifyCmd(),
+		newVulnDBCmd(),
 		newTokenCmd(),
 		newClusterCmd(),
 		newDemoCmd(),

@@ -198,6 +198,9 @@ func executePlan(ctx context.Context, stdout, stderr io.Writer, o runOptions, da
 		return err
 	}
 	defer st.Close()
+	if svc != nil {
+		svc.Revisions = st
+	}
 	ex, err := local.New(data, local.WithServices(svc))
 	if err != nil {
 		return err

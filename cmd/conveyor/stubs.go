@@ -29,18 +29,6 @@ func newApproveCmd(verb string) *cobra.Command {
 	return stub(verb+" RUN", "Record a decision ("+verb+") on a waiting approval")
 }
 
-func newSignCmd() *cobra.Command {
-	return stub("sign IMAGE", "Sign an image (cosign-compatible)")
-}
-
-func newVerifyCmd() *cobra.Command {
-	return stub("verify IMAGE", "Verify an image signature (cosign-compatible)")
-}
-
 func newTokenCmd() *cobra.Command {
 	return stub("token", "Manage API tokens", stub("create", "Create an API token"))
-}
-
-func newDemoCmd() *cobra.Command {
-	return stub("demo", "Run the whole reference flow on embedded defaults with the sample app")
 }

@@ -89,6 +89,16 @@ func loadPackages(t *testing.T, root, sub string) []pkg {
 	return out
 }
 
+func TestExamplesImportNothingOfTheModule(t *testing.T) {
+	for _, p := range loadPackages(t, moduleRoot(t), "examples") {
+		for imp := range p.imports {
+			if strings.HasPrefix(imp, module+"/") {
+				t.Errorf("%s imports %s: the sample apps are stand-alone", p.dir, imp)
+			}
+		}
+	}
+}
+
 func TestEveryInternalPackageHasDocComment(t *testing.T) {
 	pkgs := loadPackages(t, moduleRoot(t), "internal")
 	if len(pkgs) == 0 {
@@ -135,8 +145,12 @@ var forbidden = map[string][]string{
 	"internal/registry":      {"internal/engine", "internal/executor", "internal/task", "internal/server", "internal/store"},
 	"internal/config":        {"internal/"},
 	"internal/services":      {"internal/engine", "internal/server", "internal/agent"},
-	"internal/trigger":       {"internal/engine", "internal/executor", "internal/task", "internal/server", "internal/agent"},
+	"internal/trigger":       {"internal/engine", "internal/executor", "internal/task", "internal/server", "internal/agent", "internal/store"},
+	"internal/forge":         {"internal/engine", "internal/executor", "internal/task", "internal/server", "internal/agent", "internal/store", "internal/trigger"},
 	"internal/image":         {"internal/engine", "internal/executor", "internal/task", "internal/server", "internal/store"},
+	"internal/supplychain":   {"internal/engine", "internal/executor", "internal/task", "internal/server", "internal/store", "internal/agent", "internal/image"},
+	"internal/approval":      {"internal/engine", "internal/executor", "internal/task", "internal/server", "internal/agent", "internal/trigger"},
+	"internal/deploy":        {"internal/engine", "internal/executor", "internal/task", "internal/server", "internal/store"},
 	"internal/e2e":           {"internal/engine", "internal/executor", "internal/store", "internal/server"},
 }
 

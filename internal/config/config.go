@@ -36,6 +36,9 @@ type Config struct {
 	// File is the path the configuration was read from; empty for the
 	// embedded defaults.
 	File string `yaml:"-"`
+	// Warnings are problems that do not stop a local run, such as a
+	// ${VAR} that is not set.
+	Warnings []*Error `yaml:"-"`
 }
 
 // Registry is an OCI registry.

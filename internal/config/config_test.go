@@ -133,7 +133,6 @@ func TestParseErrors(t *testing.T) {
 	}{
 		{"unknown field", "registries:\n  nonprod: {url: x, insecur: true}\n", []string{"conveyor.yaml:2:", "insecur"}},
 		{"unknown section", "registry: {}\n", []string{"conveyor.yaml:1:", "registry"}},
-		{"unset variable", "repositories:\n- name: a\n  url: /x\n  webhookSecret: ${NOPE}\n", []string{"conveyor.yaml:4:18: ${NOPE} is not set"}},
 		{"missing cluster", "environments:\n  staging: {cluster: aks}\n", []string{`conveyor.yaml:2:22: environments.staging.cluster: cluster "aks" is not defined`}},
 		{"connection names two", "serviceConnections:\n  x: {registry: prod, vault: default}\n", []string{"conveyor.yaml:2:6: serviceConnections.x: name exactly one"}},
 		{"bad provider", "vaults:\n  v: {provider: aws}\n", []string{`conveyor.yaml:2:17: vaults.v.provider: "aws" is not a provider`}},
@@ -176,5 +175,18 @@ func TestFindAndLoad(t *testing.T) {
 	}
 	if _, err := Load(filepath.Join(dir, "missing.yaml")); err == nil {
 		t.Error("Load(missing) succeeded")
+	}
+}
+
+func TestUnsetVariableReadsEmptyWithAWarning(t *testing.T) {
+	c, err := Parse("conveyor.yaml", []byte("repositories:\n- name: a\n  url: /x\n  webhookSecret: ${NOPE}\n"), env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Repositories[0].WebhookSecret != "" {
+		t.Errorf("webhook secret = %q, want empty", c.Repositories[0].WebhookSecret)
+	}
+	if len(c.Warnings) != 1 || !strings.Contains(c.Warnings[0].Error(), "conveyor.yaml:4:18: ${NOPE} is not set") {
+		t.Errorf("warnings = %v", c.Warnings)
 	}
 }

@@ -64,7 +64,8 @@ func Find(dir string) (*Config, error) {
 }
 
 // Load reads and checks a conveyor.yaml. ${VAR} in values reads the process
-// environment; an unset variable is an error.
+// environment; an unset variable reads as empty and adds a warning (a local
+// run needs no webhook secret; a server refuses an empty one).
 func Load(path string) (*Config, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -107,10 +108,9 @@ func Parse(file string, data []byte, lookup func(string) (string, bool)) (*Confi
 			add(doc, "the configuration must be a mapping of sections (registries, clusters, vaults, environments, ...)")
 			return nil, errs
 		}
-		expandVars(doc, lookup, add)
-		if len(errs) > 0 {
-			return nil, errs
-		}
+		expandVars(doc, lookup, func(n *yaml.Node, format string, a ...any) {
+			c.Warnings = append(c.Warnings, &Error{File: file, Line: n.Line, Col: n.Column, Msg: fmt.Sprintf(format, a...)})
+		})
 		var buf bytes.Buffer
 		enc := yaml.NewEncoder(&buf)
 		if err := enc.Encode(doc); err != nil {
@@ -159,7 +159,7 @@ func yamlError(file string, err error) *Error {
 }
 
 // expandVars replaces ${VAR} in every scalar value.
-func expandVars(n *yaml.Node, lookup func(string) (string, bool), add func(*yaml.Node, string, ...any)) {
+func expandVars(n *yaml.Node, lookup func(string) (string, bool), warn func(*yaml.Node, string, ...any)) {
 	switch n.Kind {
 	case yaml.ScalarNode:
 		if !strings.Contains(n.Value, "${") {
@@ -169,8 +169,8 @@ func expandVars(n *yaml.Node, lookup func(string) (string, bool), add func(*yaml
 			name := ref[2 : len(ref)-1]
 			v, ok := lookup(name)
 			if !ok {
-				add(n, "%s is not set: export %s or write the value", ref, name)
-				return ref
+				warn(n, "%s is not set: it reads as empty (export %s or write the value)", ref, name)
+				return ""
 			}
 			return v
 		})
@@ -178,11 +178,11 @@ func expandVars(n *yaml.Node, lookup func(string) (string, bool), add func(*yaml
 		n.Tag = "!!str"
 	case yaml.MappingNode:
 		for i := 1; i < len(n.Content); i += 2 {
-			expandVars(n.Content[i], lookup, add)
+			expandVars(n.Content[i], lookup, warn)
 		}
 	default:
 		for _, c := range n.Content {
-			expandVars(c, lookup, add)
+			expandVars(c, lookup, warn)
 		}
 	}
 }
@@ -305,8 +305,15 @@ func (c *Config) check(doc *yaml.Node, add func(*yaml.Node, string, ...any)) {
 		if rs := field(doc, "repositories"); rs != nil && i < len(rs.Content) {
 			n = rs.Content[i]
 		}
-		if r.Name == "" || r.URL == "" {
-			add(n, "repositories[%d]: name and url are required", i)
+		if r.Name == "" {
+			add(n, "repositories[%d]: name is required", i)
+		}
+		if r.URL == "" {
+			e := &Error{File: c.File, Msg: fmt.Sprintf("repositories[%d] (%s): url is empty: a server cannot watch it", i, r.Name)}
+			if n != nil {
+				e.Line, e.Col = n.Line, n.Column
+			}
+			c.Warnings = append(c.Warnings, e)
 		}
 		if seen[r.Name] {
 			add(n, "repositories[%d]: name %q is used twice", i, r.Name)

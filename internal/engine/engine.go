@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"time"
 
+	"conveyor.dev/conveyor/internal/approval"
 	"conveyor.dev/conveyor/internal/executor"
 	"conveyor.dev/conveyor/internal/secret"
 	"conveyor.dev/conveyor/internal/store"
@@ -69,6 +70,8 @@ type Engine struct {
 	retryDelay  func(attempt int) time.Duration
 	minute      time.Duration
 	counters    Counters
+	approvals   Approvals
+	envs        map[string]approval.Checks
 	groups      VariableGroups // groups.go
 }
 

@@ -151,11 +151,38 @@ type jobRun struct {
 	// startedCanceled is true for a job that started after the run was
 	// canceled (its condition allowed it): it keeps its own result.
 	startedCanceled bool
+	// attempt is the job's attempt: above 1 when a resumed run runs it again.
+	jobAttempt int
+}
+
+// jobRecord returns the record of job id for attempt: the one recorded
+// so far, or a fresh one of the same job for a new attempt.
+func (rs *runState) jobRecord(id string, attempt int) store.Record {
+	rec := rs.record(id)
+	if rec.Attempt == attempt {
+		return rec
+	}
+	return store.Record{RunID: rec.RunID, ID: rec.ID, ParentID: rec.ParentID, Type: rec.Type, Name: rec.Name,
+		DisplayName: rec.DisplayName, Order: rec.Order, Attempt: attempt, State: store.StateQueued}
 }
 
 // runJob evaluates a job's condition and runs it.
 func (rs *runState) runJob(st plan.Stage, j plan.Job, results map[string]store.Result, infos map[string]jobInfo, anc []string) jobInfo {
 	id := st.Name + "." + j.Name
+	// A resumed run: a finished job keeps its result and outputs; one that
+	// was running runs again as the next attempt; one that waited on a
+	// check waits again.
+	attempt := 1
+	if p, ok := rs.prior[id]; ok {
+		switch {
+		case p.State == store.StateCompleted && p.Result != store.ResultInterrupted:
+			return jobInfo{Result: p.Result, Outputs: p.Outputs}
+		case p.State == store.StateCompleted:
+			attempt = p.Attempt + 1
+		default:
+			attempt = p.Attempt
+		}
+	}
 	g := &graphStatus{results: results, all: anc, canceled: rs.canceled()}
 	scope := &Scope{
 		Dependencies:      jobDependencies(st, infos),
@@ -185,6 +212,10 @@ func (rs *runState) runJob(st plan.Stage, j plan.Job, results map[string]store.R
 		return jobInfo{Result: rec.Result}
 	}
 
+	if agentless(j) {
+		return rs.runAgentlessJob(st, j, id, v, attempt)
+	}
+
 	// Wait for a slot: the matrix's bound first (so that a waiting leg holds
 	// no slot of the run), then the run's.
 	if j.Expansion != nil && j.Expansion.MaxParallel > 0 {
@@ -212,7 +243,7 @@ func (rs *runState) runJob(st plan.Stage, j plan.Job, results map[string]store.R
 	}
 	startedCanceled := rs.canceled()
 
-	rec := rs.record(id)
+	rec := rs.jobRecord(id, attempt)
 	rec.State, rec.StartedAt = store.StateRunning, rs.e.clock.Now()
 	rs.putRecord(rec)
 
@@ -237,7 +268,7 @@ func (rs *runState) runJob(st plan.Stage, j plan.Job, results map[string]store.R
 	})
 	defer stopGrace()
 
-	jr := &jobRun{rs: rs, st: st, j: j, id: id, vars: v, status: store.ResultSucceeded,
+	jr := &jobRun{rs: rs, st: st, j: j, id: id, jobAttempt: attempt, vars: v, status: store.ResultSucceeded,
 		outputs: map[string]string{}, secrets: map[string]bool{}, ctx: hard, soft: soft, grace: grace}
 	jr.timedOut = func() bool { return errors.Is(soft.Err(), context.DeadlineExceeded) && !rs.canceled() }
 	jr.startedCanceled = startedCanceled
@@ -288,7 +319,7 @@ func (jr *jobRun) run() store.Result {
 		jr.issues = append(jr.issues, store.Issue{Type: store.IssueWarning,
 			Message: "the job's container and services are not started by this executor: its steps run on the host"})
 	}
-	jobVariables(jr.vars, jr.st, jr.j, jr.dirs, jr.id, 1)
+	jobVariables(jr.vars, jr.st, jr.j, jr.dirs, jr.id, jr.jobAttempt)
 	jr.vars.resolve()
 
 	if jr.j.Kind == plan.KindDeployment {
@@ -349,7 +380,8 @@ func (jr *jobRun) runHooks() {
 		order++
 		hid := jr.id + "." + hookID(h)
 		rs := jr.rs
-		rs.putRecord(store.Record{ID: hid, ParentID: jr.id, Type: store.RecordPhase, Name: h.Name, DisplayName: hookID(h), Order: order, State: store.StateRunning, StartedAt: rs.e.clock.Now()})
+		rs.putRecord(store.Record{ID: hid, ParentID: jr.id, Type: store.RecordPhase, Name: h.Name, DisplayName: hookID(h), Order: order,
+			Attempt: rs.nextAttempt(hid, jr.jobAttempt), State: store.StateRunning, StartedAt: rs.e.clock.Now()})
 		jr.hook, jr.increment = h.Name, h.Increment
 		jr.vars.force(variable{Name: "Strategy.CycleName", Value: cycleName(h.Name), Readonly: true})
 		if h.Increment > 0 {
@@ -378,7 +410,8 @@ func (jr *jobRun) runHooks() {
 			if jr.status == store.ResultFailed || jr.status == store.ResultCanceled || jr.canceled() {
 				order++
 				now := jr.rs.e.clock.Now()
-				jr.rs.putRecord(store.Record{ID: jr.id + "." + hookID(h), ParentID: jr.id, Type: store.RecordPhase, Name: h.Name,
+				hid := jr.id + "." + hookID(h)
+				jr.rs.putRecord(store.Record{ID: hid, ParentID: jr.id, Type: store.RecordPhase, Name: h.Name, Attempt: jr.rs.nextAttempt(hid, jr.jobAttempt),
 					DisplayName: hookID(h), Order: order, State: store.StateCompleted, Result: store.ResultSkipped, StartedAt: now, FinishedAt: now})
 				continue
 			}

@@ -81,6 +81,10 @@ type runState struct {
 	buildNumberSet string
 	// counterValues are this run's counter() values by prefix.
 	counterValues map[string]int64
+	// prior holds the latest record of each ID stored before a Resume.
+	prior map[string]store.Record
+	// waiting counts the gates waiting on checks.
+	waiting int
 }
 
 // Run executes p to its end and returns the run's outcome. Canceling ctx
@@ -139,25 +143,44 @@ func (e *Engine) Start(ctx context.Context, p *plan.Plan, in Input) (*Started, e
 	if err := e.store.CreateRun(ctx, &r); err != nil {
 		return nil, fmt.Errorf("run %s: %w", in.Pipeline, err)
 	}
+	if sv, ok := e.store.(inputSaver); ok {
+		b, err := json.Marshal(in)
+		if err == nil {
+			err = sv.SaveRunInput(ctx, r.ID, b)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("run %s: save input: %w", in.Pipeline, err)
+		}
+	}
+	return e.launch(ctx, e.newRunState(ctx, p, in, r)), nil
+}
+
+func (e *Engine) newRunState(ctx context.Context, p *plan.Plan, in Input, r store.Run) *runState {
 	rs := &runState{
 		e: e, ctx: ctx, plan: p, in: in, run: r,
 		masker:    e.newMasker(),
 		stages:    map[string]store.Result{},
 		stageJobs: map[string]map[string]jobInfo{},
 		records:   map[string]*store.Record{},
+		prior:     map[string]store.Record{},
 		sem:       make(chan struct{}, e.maxParallel),
 		legSems:   map[string]chan struct{}{},
 
 		counterValues: map[string]int64{},
 	}
 	rs.canceled = func() bool { return ctx.Err() != nil }
-	e.observer.RunChanged(r)
-	s := &Started{RunID: r.ID, Number: r.Number, done: make(chan struct{})}
+	return rs
+}
+
+// launch executes rs in the background.
+func (e *Engine) launch(ctx context.Context, rs *runState) *Started {
+	e.observer.RunChanged(rs.run)
+	s := &Started{RunID: rs.run.ID, Number: rs.run.Number, done: make(chan struct{})}
 	go func() {
 		defer close(s.done)
 		s.out = rs.execute()
 	}()
-	return s, nil
+	return s
 }
 
 func buildReason(ev store.Event) string {
@@ -177,11 +200,16 @@ func buildReason(ev store.Event) string {
 // execute runs the stages by their dependency graph and records the end.
 func (rs *runState) execute() *Outcome {
 	// Every record exists from the start, queued, so viewers see the tree.
+	// A resumed run has them already.
 	for si, st := range rs.plan.Stages {
-		rs.putRecord(store.Record{ID: st.Name, Type: store.RecordStage, Name: st.Name, DisplayName: orName(st.DisplayName, st.Name), Order: si + 1, State: store.StateQueued})
+		if _, ok := rs.prior[st.Name]; !ok {
+			rs.putRecord(store.Record{ID: st.Name, Type: store.RecordStage, Name: st.Name, DisplayName: orName(st.DisplayName, st.Name), Order: si + 1, State: store.StateQueued})
+		}
 		for ji, j := range st.Jobs {
 			jid := st.Name + "." + j.Name
-			rs.putRecord(store.Record{ID: jid, ParentID: st.Name, Type: store.RecordJob, Name: j.Name, DisplayName: orName(j.DisplayName, j.Name), Order: ji + 1, State: store.StateQueued})
+			if _, ok := rs.prior[jid]; !ok {
+				rs.putRecord(store.Record{ID: jid, ParentID: st.Name, Type: store.RecordJob, Name: j.Name, DisplayName: orName(j.DisplayName, j.Name), Order: ji + 1, State: store.StateQueued})
+			}
 		}
 	}
 	type done struct {
@@ -240,6 +268,11 @@ func (rs *runState) execute() *Outcome {
 	result := rs.runResult()
 	fin := rs.e.clock.Now()
 	ctx := context.WithoutCancel(rs.ctx)
+	if result == store.ResultCanceled && rs.e.approvals != nil {
+		if err := rs.e.approvals.Cancel(ctx, rs.run.ID, "the run was canceled"); err != nil {
+			rs.e.log.Error("cancel approvals", slog.String("run", rs.run.ID), slog.Any("err", err))
+		}
+	}
 	if err := rs.e.store.UpdateRun(ctx, rs.run.ID, func(r *store.Run) error {
 		r.State, r.Result, r.FinishedAt = store.StateCompleted, result, fin
 		rs.run = *r
@@ -320,8 +353,19 @@ func ancestors(name string, deps map[string][]string) []string {
 	return out
 }
 
-// runStage evaluates a stage's condition and runs its jobs.
+// runStage evaluates a stage's condition, runs the checks of the
+// environments it deploys to and runs its jobs.
 func (rs *runState) runStage(st plan.Stage) store.Result {
+	// A stage a resumed run had finished keeps its result and outputs.
+	if p, ok := rs.prior[st.Name]; ok && p.State == store.StateCompleted {
+		results, infos := map[string]store.Result{}, map[string]jobInfo{}
+		for _, j := range st.Jobs {
+			jp := rs.prior[st.Name+"."+j.Name]
+			results[j.Name], infos[j.Name] = jp.Result, jobInfo{Result: jp.Result, Outputs: jp.Outputs}
+		}
+		rs.publishJobs(st, results, infos)
+		return p.Result
+	}
 	deps := map[string][]string{}
 	for _, s := range rs.plan.Stages {
 		deps[s.Name] = s.DependsOn
@@ -354,8 +398,22 @@ func (rs *runState) runStage(st plan.Stage) store.Result {
 		return store.ResultSkipped
 	}
 	rec := rs.record(st.Name)
-	rec.State, rec.StartedAt = store.StateRunning, rs.e.clock.Now()
+	rec.State = store.StateRunning
+	if rec.StartedAt.IsZero() {
+		rec.StartedAt = rs.e.clock.Now()
+	}
 	rs.putRecord(rec)
+
+	if envs := rs.stageEnvironments(st); len(envs) > 0 {
+		res, msg, locked := rs.stageChecks(st, envs)
+		if len(locked) > 0 {
+			defer rs.unlock(locked, st.Name)
+		}
+		if res != "" {
+			rs.finishSkipped(st, msg, res)
+			return res
+		}
+	}
 
 	results := rs.runJobs(st)
 	var all []store.Result
@@ -462,6 +520,12 @@ func (rs *runState) runJobs(st plan.Stage) map[string]store.Result {
 		results[d.name] = d.info.Result
 		infos[d.name] = d.info
 	}
+	rs.publishJobs(st, results, infos)
+	return results
+}
+
+// publishJobs makes a stage's finished jobs visible to later stages.
+func (rs *runState) publishJobs(st plan.Stage, results map[string]store.Result, infos map[string]jobInfo) {
 	rs.mu.Lock()
 	m := map[string]jobInfo{}
 	for k, v := range infos {
@@ -491,7 +555,6 @@ func (rs *runState) runJobs(st plan.Stage) map[string]store.Result {
 	}
 	rs.stageJobs[st.Name] = m
 	rs.mu.Unlock()
-	return results
 }
 
 // record returns a copy of the record with id.

@@ -62,7 +62,8 @@ func (jr *jobRun) runStep(s plan.Step, parentID string, index int) {
 	name := stepName(s, index)
 	id := parentID + "." + name
 	jr.order++
-	rec := store.Record{ID: id, ParentID: parentID, Type: store.RecordStep, Name: name, DisplayName: rs.mask(expandMacros(stepDisplay(s), jr.vars.lookup)), Order: jr.order, State: store.StateQueued}
+	base := rs.nextAttempt(id, jr.jobAttempt) - 1
+	rec := store.Record{ID: id, ParentID: parentID, Type: store.RecordStep, Name: name, DisplayName: rs.mask(expandMacros(stepDisplay(s), jr.vars.lookup)), Order: jr.order, Attempt: base + 1, State: store.StateQueued}
 
 	taskName, inputs := s.Task, s.Inputs
 	if s.Kind == plan.StepCheckout {
@@ -115,7 +116,7 @@ func (jr *jobRun) runStep(s plan.Step, parentID string, index int) {
 				t.Stop()
 			}
 		}
-		rec.Attempt = attempt
+		rec.Attempt = base + attempt
 		var pend *pendingStep
 		result, pend = jr.attempt(rec, s, taskName, expIn, env, attempt == attempts)
 		if result != store.ResultFailed || attempt == attempts || jr.canceled() || jr.ctx.Err() != nil {

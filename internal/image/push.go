@@ -48,3 +48,44 @@ func loopback(hostport string) bool {
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
 }
+
+// PushTags writes img to the repository repo once and points every tag at
+// it (at least one tag is required), then returns its digest and the full
+// digest reference "repo@sha256:…". insecure speaks plain HTTP to a
+// registry that is not on loopback (loopback always is). Credentials come
+// from the keychain option given in opts, else authn.DefaultKeychain.
+func PushTags(ctx context.Context, img v1.Image, repo string, tags []string, insecure bool, opts ...remote.Option) (v1.Hash, string, error) {
+	if len(tags) == 0 {
+		return v1.Hash{}, "", fmt.Errorf("push to %s: no tag given", repo)
+	}
+	var nameOpts []name.Option
+	if r, err := name.NewRepository(repo); err == nil && (insecure || loopback(r.RegistryStr())) {
+		nameOpts = append(nameOpts, name.Insecure)
+	}
+	r, err := name.NewRepository(repo, nameOpts...)
+	if err != nil {
+		return v1.Hash{}, "", fmt.Errorf("push to %q: bad repository: %w", repo, err)
+	}
+	digest, err := img.Digest()
+	if err != nil {
+		return v1.Hash{}, "", fmt.Errorf("push to %s: image digest: %w", r, err)
+	}
+	all := append([]remote.Option{remote.WithContext(ctx), remote.WithAuthFromKeychain(authn.DefaultKeychain)}, opts...)
+	first, err := name.NewTag(r.String()+":"+tags[0], nameOpts...)
+	if err != nil {
+		return v1.Hash{}, "", fmt.Errorf("push to %s: tag %q: %w", r, tags[0], err)
+	}
+	if err := remote.Write(first, img, all...); err != nil {
+		return v1.Hash{}, "", fmt.Errorf("push to %s: %w", first, err)
+	}
+	for _, t := range tags[1:] {
+		tag, err := name.NewTag(r.String()+":"+t, nameOpts...)
+		if err != nil {
+			return v1.Hash{}, "", fmt.Errorf("push to %s: tag %q: %w", r, t, err)
+		}
+		if err := remote.Tag(tag, img, all...); err != nil {
+			return v1.Hash{}, "", fmt.Errorf("tag %s: %w", tag, err)
+		}
+	}
+	return digest, r.Digest(digest.String()).String(), nil
+}

@@ -43,15 +43,18 @@ func loadMigrations(fsys fs.FS) ([]migration, error) {
 		ms = append(ms, migration{version: v, name: base, sql: string(body)})
 	}
 	sort.Slice(ms, func(i, j int) bool { return ms[i].version < ms[j].version })
-	for i := range ms {
-		if ms[i].version != i+1 {
-			return nil, fmt.Errorf("migration %s: expected version %d: versions must be consecutive from 1", ms[i].name, i+1)
+	// Versions may have gaps: branches developed in parallel take numbers
+	// apart, and a number that lands later is still applied (migrate looks
+	// at each version, not at the highest).
+	for i := 1; i < len(ms); i++ {
+		if ms[i].version == ms[i-1].version {
+			return nil, fmt.Errorf("migration %s: version %d is also %s: give each migration its own number", ms[i].name, ms[i].version, ms[i-1].name)
 		}
 	}
 	return ms, nil
 }
 
-// migrate applies the migrations db has not seen, each in its own
+// migrate applies the migrations db has not recorded, each in its own
 // transaction together with its schema_migrations row. It refuses a database
 // whose schema is newer than the newest migration known.
 func migrate(ctx context.Context, db *sql.DB, ms []migration) error {
@@ -66,10 +69,15 @@ func migrate(ctx context.Context, db *sql.DB, ms []migration) error {
 	if err != nil {
 		return err
 	}
-	if current > len(ms) {
-		return fmt.Errorf("database at schema version %d, this conveyor knows up to %d: upgrade conveyor or use another data folder: %w", current, len(ms), ErrSchemaTooNew)
+	newest := 0
+	if len(ms) > 0 {
+		newest = ms[len(ms)-1].version
 	}
-	for _, m := range ms[current:] {
+	if current > newest {
+		return fmt.Errorf("database at schema version %d, this conveyor knows up to %d: upgrade conveyor or use another data folder: %w", current, newest, ErrSchemaTooNew)
+	}
+	for _, m := range ms {
+		// applyMigration skips a version already recorded.
 		if err := applyMigration(ctx, db, m); err != nil {
 			return err
 		}

@@ -27,7 +27,11 @@ func TestLoadMigrations(t *testing.T) {
 		{"gap", fstest.MapFS{
 			"migrations/0001_init.sql": {Data: []byte("SELECT 1")},
 			"migrations/0003_more.sql": {Data: []byte("SELECT 3")},
-		}, nil, "0003_more.sql: expected version 2"},
+		}, []int{1, 3}, ""},
+		{"duplicate", fstest.MapFS{
+			"migrations/0001_init.sql":  {Data: []byte("SELECT 1")},
+			"migrations/0001_other.sql": {Data: []byte("SELECT 1")},
+		}, nil, "version 1 is also 0001_init.sql"},
 		{"bad name", fstest.MapFS{
 			"migrations/init.sql": {Data: []byte("SELECT 1")},
 		}, nil, "init.sql: name must start with a positive number"},
@@ -191,5 +195,39 @@ func TestIDsSortByTime(t *testing.T) {
 			t.Fatalf("ID %q does not sort after %q", id, prev)
 		}
 		prev = id
+	}
+}
+
+func TestMigrationLandingBelowTheNewestIsApplied(t *testing.T) {
+	db := openRaw(t)
+	ctx := context.Background()
+	first, err := loadMigrations(fstest.MapFS{
+		"migrations/0001_a.sql": {Data: []byte("CREATE TABLE a (x INTEGER);")},
+		"migrations/0004_d.sql": {Data: []byte("CREATE TABLE d (x INTEGER);")},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := migrate(ctx, db, first); err != nil {
+		t.Fatal(err)
+	}
+	// A branch merged later brings version 2.
+	later, err := loadMigrations(fstest.MapFS{
+		"migrations/0001_a.sql": {Data: []byte("CREATE TABLE a (x INTEGER);")},
+		"migrations/0002_b.sql": {Data: []byte("CREATE TABLE b (x INTEGER);")},
+		"migrations/0004_d.sql": {Data: []byte("CREATE TABLE d (x INTEGER);")},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := migrate(ctx, db, later); err != nil {
+		t.Fatalf("migrate with a lower version added: %v", err)
+	}
+	var n int
+	if err := db.QueryRow(`SELECT COUNT(*) FROM sqlite_master WHERE name IN ('a', 'b', 'd')`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if n != 3 {
+		t.Errorf("%d of tables a, b, d exist, want 3", n)
 	}
 }

@@ -6,5 +6,7 @@
 // writer, a process runner and a set-variable callback), so the same task
 // runs under any executor.
 //
-// A task must not import the engine, the executors, the store or the server.
+// A task must not import the engine, the executors or the server. It reaches
+// the store only through the small interfaces of Services (deployment
+// revisions for rollback), using the store's record types.
 package task

@@ -5,17 +5,31 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 )
 
-// runDownloadPipelineArtifact is DownloadPipelineArtifact@2 (and `download:`)
-// for artifacts of the current run: inputs buildType (current), artifact
+// runDownloadPipelineArtifact is DownloadPipelineArtifact@2 (and `download:`):
+// inputs buildType (alias source: current, or specific with pipeline naming
+// a resources.pipelines alias — its run is resources.pipeline.<alias>.runID —
+// or runId/buildId naming a run of this runner), artifact
 // (alias artifactName; empty: all), targetPath (alias path; default
 // $(Pipeline.Workspace)), itemPattern (alias patterns; default **). A named
 // artifact lands in targetPath, or in $(Pipeline.Workspace)/<name> when no
 // targetPath is given; with no name each artifact lands in targetPath/<name>.
 func runDownloadPipelineArtifact(_ context.Context, env *Env) (Result, error) {
-	if bt := env.Input("buildType", env.Input("source", "current")); bt != "current" {
-		return Result{Status: Failed, Message: fmt.Sprintf("buildType %s is not supported: only artifacts of the current run can be downloaded", bt)}, nil
+	artifacts := env.Dirs.Artifacts
+	where := "this run"
+	switch bt := env.Input("buildType", env.Input("source", "current")); bt {
+	case "current":
+	case "specific":
+		run, err := specificRun(env)
+		if err != nil {
+			return Result{Status: Failed, Message: err.Error()}, nil
+		}
+		artifacts = filepath.Join(filepath.Dir(env.Dirs.Artifacts), run)
+		where = "run " + run
+	default:
+		return Result{Status: Failed, Message: fmt.Sprintf("buildType %s: use current or specific", bt)}, nil
 	}
 	name := env.Input("artifact", env.Input("artifactName", ""))
 	target := env.Input("targetPath", env.Input("path", env.Input("downloadPath", "")))
@@ -27,12 +41,16 @@ func runDownloadPipelineArtifact(_ context.Context, env *Env) (Result, error) {
 		// $(Pipeline.Workspace)/<name>.
 		if target == "" || filepath.Clean(target) == filepath.Clean(env.Dirs.Pipeline) {
 			target = filepath.Join(env.Dirs.Pipeline, name)
+		} else if alias := env.Input("pipeline", ""); alias != "" && filepath.Clean(target) == filepath.Join(env.Dirs.Pipeline, alias) {
+			// `download: <alias>` puts artifacts of a pipeline resource in
+			// $(Pipeline.Workspace)/<alias>/<artifact>.
+			target = filepath.Join(target, name)
 		}
 	} else {
 		if target == "" {
 			target = env.Dirs.Pipeline
 		}
-		entries, err := os.ReadDir(env.Dirs.Artifacts)
+		entries, err := os.ReadDir(artifacts)
 		if err != nil && !os.IsNotExist(err) {
 			return Result{}, fmt.Errorf("download artifacts: %w", err)
 		}
@@ -47,8 +65,11 @@ func runDownloadPipelineArtifact(_ context.Context, env *Env) (Result, error) {
 	}
 	total := 0
 	for _, n := range names {
-		src := filepath.Join(env.Dirs.Artifacts, n)
+		src := filepath.Join(artifacts, n)
 		if _, err := os.Stat(src); err != nil {
+			if where != "this run" {
+				return Result{Status: Failed, Message: fmt.Sprintf("artifact %s not found in %s: check that run published it", n, where)}, nil
+			}
 			return Result{Status: Failed, Message: fmt.Sprintf("artifact %s not found in this run: publish it in an earlier job this job depends on", n)}, nil
 		}
 		dst := target
@@ -68,7 +89,33 @@ func runDownloadPipelineArtifact(_ context.Context, env *Env) (Result, error) {
 		env.Logf("Downloaded %d file(s) of artifact %s to %s", len(files), n, dst)
 	}
 	if total == 0 && name == "" {
-		env.Logf("##[warning]No artifacts found in this run")
+		env.Logf("##[warning]No artifacts found in %s", where)
 	}
 	return Result{Status: Succeeded}, nil
+}
+
+// specificRun returns the run whose artifacts a specific download reads: the
+// runId/buildId input, else the run of the pipeline resource named by the
+// pipeline input (resources.pipeline.<alias>.runID).
+func specificRun(env *Env) (string, error) {
+	run := env.Input("runId", env.Input("buildId", ""))
+	if run == "" {
+		alias := env.Input("pipeline", env.Input("definition", ""))
+		if alias == "" {
+			return "", fmt.Errorf("buildType specific: name the pipeline resource (pipeline: <alias>) or the run (runId)")
+		}
+		key := "resources.pipeline." + alias + ".runID"
+		for k, v := range env.Variables {
+			if strings.EqualFold(k, key) {
+				run = v
+			}
+		}
+		if run == "" {
+			return "", fmt.Errorf("download %s: this run was not triggered by pipeline resource %s and no runId was given, so there is no run to download from (run the pipeline through its resource trigger, or set runId)", alias, alias)
+		}
+	}
+	if run != filepath.Base(run) || run == "." || run == ".." {
+		return "", fmt.Errorf("runId %q is not a run id", run)
+	}
+	return run, nil
 }

@@ -27,6 +27,10 @@ type Services struct {
 	DataDir string
 	// Secrets opens vaults; nil when no vault is available.
 	Secrets SecretSource
+	// Revisions keeps the successful deploys of KubernetesManifest@1 for
+	// automatic rollback and pruning; nil turns both off. *store.SQLite
+	// implements it.
+	Revisions DeploymentStore
 }
 
 // ErrNoServices is wrapped by NeedServices when the run has no

@@ -164,8 +164,16 @@ var builtins = map[string]Task{
 	"PublishTestResults@2":       Func(runPublishTestResults),
 	"CopyFiles@2":                Func(runCopyFiles),
 	"ArchiveFiles@2":             Func(runArchiveFiles),
+	"KubernetesManifest@1":       Func(runKubernetesManifest),
 	"Kubernetes@1":               Func(runKubernetes),
+	"Docker@2":                   Func(runDocker),
+	"PromoteImage@1":             Func(runPromoteImage),
 	CheckoutTask:                 Func(runCheckout),
+	"ContainerScan@1":            Func(runContainerScan),
+	"SecretScan@1":               Func(runSecretScan),
+	"PublishSarif@1":             Func(runPublishSarif),
+	"ManualValidation@0":         Func(runManualValidation),
+	ManualValidationTask:         Func(runManualValidation),
 	"AzureKeyVault@2":            Func(runAzureKeyVault),
 }
 

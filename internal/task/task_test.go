@@ -247,3 +247,35 @@ func TestCopyFilesAndArtifacts(t *testing.T) {
 		t.Errorf("missing artifact: %+v", res)
 	}
 }
+
+func TestDownloadFromPipelineResource(t *testing.T) {
+	env, _ := testEnv(t, nil)
+	// The CI run "ci-run-1" published artifact "release" in the same data folder.
+	ciArtifacts := filepath.Join(filepath.Dir(env.Dirs.Artifacts), "ci-run-1", "release")
+	if err := os.MkdirAll(ciArtifacts, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(ciArtifacts, "image.txt"), []byte("reg/webapp@sha256:abc\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	inputs := func() map[string]string {
+		return map[string]string{"buildType": "specific", "pipeline": "ci", "artifact": "release", "targetPath": filepath.Join(env.Dirs.Pipeline, "ci")}
+	}
+	env.Inputs = inputs()
+	if res, _ := runDownloadPipelineArtifact(t.Context(), env); res.Status != Failed || !strings.Contains(res.Message, "not triggered by pipeline resource ci") {
+		t.Errorf("download without the resource's run: %+v", res)
+	}
+	env.Variables["resources.pipeline.ci.runID"] = "ci-run-1"
+	env.Inputs = inputs()
+	if res, err := runDownloadPipelineArtifact(t.Context(), env); err != nil || res.Status != Succeeded {
+		t.Fatalf("download: %+v %v", res, err)
+	}
+	got, err := os.ReadFile(filepath.Join(env.Dirs.Pipeline, "ci", "release", "image.txt"))
+	if err != nil || string(got) != "reg/webapp@sha256:abc\n" {
+		t.Errorf("downloaded image.txt = %q, %v", got, err)
+	}
+	env.Inputs = map[string]string{"buildType": "specific", "runId": "../etc", "artifact": "release"}
+	if res, _ := runDownloadPipelineArtifact(t.Context(), env); res.Status != Failed {
+		t.Errorf("runId with a path: %+v", res)
+	}
+}

@@ -1,0 +1,452 @@
+package demo
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"conveyor.dev/conveyor/internal/kubeenv"
+)
+
+// Options configure a demo run.
+type Options struct {
+	// Exe is the conveyor binary the demo starts the server and the cluster
+	// supervisor with.
+	Exe string
+	// Dir is the demo's folder (git repositories, server data); default a
+	// new temporary folder.
+	Dir string
+	// ClusterState is the local cluster's state folder; default
+	// <Dir>/cluster.
+	ClusterState string
+	// Yes approves the production deployment without asking.
+	Yes bool
+	// Keep leaves the cluster and the server running at the end.
+	Keep bool
+	// Out receives progress and the summary; In answers the approval prompt.
+	Out io.Writer
+	In  io.Reader
+	// Timeout bounds each wait for a pipeline (default 10 minutes).
+	Timeout time.Duration
+}
+
+// PipelineResult is one pipeline run of the demo.
+type PipelineResult struct {
+	Pipeline string
+	RunID    string
+	Result   string
+	Duration time.Duration
+}
+
+// Workload is what runs in one namespace.
+type Workload struct {
+	Namespace string
+	Name      string
+	Image     string
+	Available bool
+	Ready     int32
+}
+
+// Summary is what the demo did.
+type Summary struct {
+	Pipelines []PipelineResult
+	// Digest is the image digest CI built; NonprodRef and ProdRef the
+	// references of that digest in each registry.
+	Digest              string
+	NonprodRef, ProdRef string
+	ProdDigest          string
+	Workloads           []Workload
+	// MergeToProduction is the time from the merge's push to the
+	// production deploy's end, without the human wait; ApprovalWait is the
+	// human wait.
+	MergeToProduction, ApprovalWait time.Duration
+	// AcceptanceBeforeApproval is true when staging's acceptance tests had
+	// finished before the production approval was requested.
+	AcceptanceBeforeApproval bool
+	// ApprovalAudited is true when the audit log holds the approval.
+	ApprovalAudited                bool
+	ServerURL, DataDir, AdminToken string
+}
+
+// Run runs the demo.
+func Run(ctx context.Context, o Options) (*Summary, error) {
+	if o.Out == nil {
+		o.Out = io.Discard
+	}
+	if o.Timeout == 0 {
+		o.Timeout = 10 * time.Minute
+	}
+	if o.Dir == "" {
+		d, err := os.MkdirTemp("", "conveyor-demo-")
+		if err != nil {
+			return nil, fmt.Errorf("demo: %w", err)
+		}
+		o.Dir = d
+	}
+	if o.ClusterState == "" {
+		o.ClusterState = filepath.Join(o.Dir, "cluster")
+	}
+	d := &demo{o: o, say: func(format string, a ...any) { fmt.Fprintf(o.Out, "==> "+format+"\n", a...) }}
+	sum, err := d.run(ctx)
+	if !o.Keep {
+		d.cleanup()
+	} else if sum != nil {
+		d.say("--keep: the cluster (state %s) and the server (%s, data %s) keep running", o.ClusterState, sum.ServerURL, sum.DataDir)
+	}
+	return sum, err
+}
+
+type demo struct {
+	o      Options
+	say    func(format string, a ...any)
+	server *exec.Cmd
+	sum    Summary
+}
+
+func (d *demo) cleanup() {
+	if d.server != nil && d.server.Process != nil {
+		_ = d.server.Process.Signal(syscall.SIGTERM)
+		done := make(chan struct{})
+		go func() { _ = d.server.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(15 * time.Second):
+			_ = d.server.Process.Kill()
+			<-done
+		}
+	}
+	if _, err := kubeenv.Down(context.Background(), d.o.ClusterState); err != nil {
+		fmt.Fprintf(d.o.Out, "demo: cluster down: %v\n", err)
+	}
+}
+
+func (d *demo) run(ctx context.Context) (*Summary, error) {
+	start := time.Now()
+	d.say("Local Kubernetes control plane (built on first use; progress below)")
+	up, err := kubeenv.Up(ctx, d.o.ClusterState, []string{d.o.Exe, "cluster", "serve", "--state", d.o.ClusterState}, d.o.Out)
+	if err != nil {
+		return nil, err
+	}
+	d.say("Cluster ready in %s (kubeconfig %s)", up.Elapsed.Round(time.Millisecond), up.Kubeconfig)
+
+	r, err := newRepo(ctx, filepath.Join(d.o.Dir, "git"))
+	if err != nil {
+		return nil, err
+	}
+	d.say("Git repository %s (work tree %s)", r.bare, r.work)
+
+	secret := randomHex(16)
+	data := filepath.Join(d.o.Dir, "server")
+	url, err := d.startServer(ctx, r, up.Kubeconfig, data, secret)
+	if err != nil {
+		return nil, err
+	}
+	d.sum.ServerURL, d.sum.DataDir = url, data
+	admin, err := os.ReadFile(filepath.Join(data, "admin-token"))
+	if err != nil {
+		return nil, fmt.Errorf("demo: the server wrote no admin token: %w", err)
+	}
+	d.sum.AdminToken = strings.TrimSpace(string(admin))
+	api := &client{base: url, token: d.sum.AdminToken, http: &http.Client{Timeout: 30 * time.Second}}
+	approverToken, err := api.createToken(ctx, "ops-lead", "approver")
+	if err != nil {
+		return nil, err
+	}
+	devToken, err := api.createToken(ctx, "dev", "approver")
+	if err != nil {
+		return nil, err
+	}
+	hook := &forge{url: url + "/webhooks/gitea", secret: secret, cloneURL: r.bare, client: api.http}
+	d.say("Server %s up in %s", url, time.Since(start).Round(time.Millisecond))
+
+	// The pull request.
+	base, err := r.head(ctx, "main")
+	if err != nil {
+		return nil, err
+	}
+	head, err := r.openBranch(ctx, "feature/greeting", "greeting.txt", "hello from the demo\n", "webapp: say hello")
+	if err != nil {
+		return nil, err
+	}
+	since := time.Now()
+	if err := hook.pullRequest(ctx, "opened", 1, "Say hello", "feature/greeting", head, base); err != nil {
+		return nil, err
+	}
+	d.say("Pull request #1 opened (feature/greeting → main): the PR pipeline runs")
+	pr, err := d.waitRun(ctx, api, "pr", since, func(r run) bool { return r.State == "completed" })
+	if err != nil {
+		return nil, err
+	}
+	d.record(pr)
+	if pr.Result != "succeeded" {
+		return &d.sum, fmt.Errorf("demo: the PR pipeline %s: %s", pr.ID, pr.Result)
+	}
+
+	// The merge.
+	before, after, err := r.merge(ctx, "feature/greeting", "Merge pull request #1 from feature/greeting")
+	if err != nil {
+		return nil, err
+	}
+	files, err := r.changedFiles(ctx, before, after)
+	if err != nil {
+		return nil, err
+	}
+	merged := time.Now()
+	if err := hook.push(ctx, "refs/heads/main", before, after, "Merge pull request #1 from feature/greeting", files); err != nil {
+		return nil, err
+	}
+	d.say("Merged to main (%.12s): CI runs, then CD", after)
+	ci, err := d.waitRun(ctx, api, "ci", merged, func(r run) bool { return r.State == "completed" })
+	if err != nil {
+		return nil, err
+	}
+	d.record(ci)
+	if ci.Result != "succeeded" {
+		return &d.sum, fmt.Errorf("demo: the CI pipeline %s: %s", ci.ID, ci.Result)
+	}
+	cd, err := d.waitRun(ctx, api, "cd", merged, func(r run) bool { return r.State == "waiting" || r.State == "completed" })
+	if err != nil {
+		return nil, err
+	}
+	if cd.State == "completed" {
+		d.record(cd)
+		return &d.sum, fmt.Errorf("demo: the CD pipeline %s ended (%s) before the production approval", cd.ID, cd.Result)
+	}
+	pending, err := d.pendingApproval(ctx, api, cd.ID)
+	if err != nil {
+		return nil, err
+	}
+	d.sum.AcceptanceBeforeApproval = d.acceptanceDone(ctx, api, cd.ID, pending.CreatedAt)
+	waitStart := time.Now()
+	var digests []string
+	for _, v := range pending.Release.Digests {
+		digests = append(digests, v)
+	}
+	d.say("CD run %d waits for the production approval of %s (releases %s)", cd.Number, pending.Environment, strings.Join(digests, ", "))
+	if err := api.as(devToken).decide(ctx, pending.ID, "approve", "I wrote it, ship it"); err == nil {
+		return &d.sum, errors.New("demo: the requester's own approval was accepted although production has requesterCannotApprove")
+	} else {
+		d.say("The requester (dev) may not approve: %v", shortErr(err))
+	}
+	if !d.o.Yes && !d.confirm("Approve the production deployment as ops-lead? [y/N] ") {
+		if err := api.as(approverToken).decide(ctx, pending.ID, "reject", "rejected at the demo prompt"); err != nil {
+			return nil, err
+		}
+		return &d.sum, errors.New("demo: production deployment rejected")
+	}
+	if err := api.as(approverToken).decide(ctx, pending.ID, "approve", "acceptance tests passed on staging"); err != nil {
+		return nil, err
+	}
+	d.sum.ApprovalWait = time.Since(waitStart)
+	d.say("Approved by ops-lead: promoting to prod and deploying to production")
+	cd, err = d.waitRun(ctx, api, "cd", merged, func(r run) bool { return r.State == "completed" })
+	if err != nil {
+		return nil, err
+	}
+	d.record(cd)
+	d.sum.MergeToProduction = cd.FinishedAt.Sub(merged) - d.sum.ApprovalWait
+	if cd.Result != "succeeded" {
+		return &d.sum, fmt.Errorf("demo: the CD pipeline %s: %s", cd.ID, cd.Result)
+	}
+	if err := d.inspect(ctx, api, ci, cd, up.Kubeconfig); err != nil {
+		return &d.sum, err
+	}
+	if entries, err := api.audit(ctx); err == nil {
+		for _, e := range entries {
+			if e.Actor == "ops-lead" && e.RunID == cd.ID && strings.Contains(strings.ToLower(e.Action), "approve") {
+				d.sum.ApprovalAudited = true
+			}
+		}
+	}
+	return &d.sum, nil
+}
+
+// record adds a finished run to the summary.
+func (d *demo) record(r run) {
+	d.sum.Pipelines = append(d.sum.Pipelines, PipelineResult{Pipeline: r.Pipeline, RunID: r.ID, Result: r.Result, Duration: r.FinishedAt.Sub(r.CreatedAt)})
+	d.say("%s run %d: %s in %s", r.Pipeline, r.Number, r.Result, r.FinishedAt.Sub(r.CreatedAt).Round(time.Millisecond))
+}
+
+// waitRun waits for the newest run of pipeline created after since to
+// satisfy done, polling the API.
+func (d *demo) waitRun(ctx context.Context, api *client, pipeline string, since time.Time, done func(run) bool) (run, error) {
+	ctx, cancel := context.WithTimeout(ctx, d.o.Timeout)
+	defer cancel()
+	tick := time.NewTicker(200 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		runs, err := api.runs(ctx)
+		if err != nil && ctx.Err() == nil {
+			return run{}, err
+		}
+		var newest *run
+		for i := range runs {
+			r := &runs[i]
+			if r.Pipeline == pipeline && !r.CreatedAt.Before(since.Add(-time.Second)) && (newest == nil || r.CreatedAt.After(newest.CreatedAt)) {
+				newest = r
+			}
+		}
+		if newest != nil && done(*newest) {
+			return *newest, nil
+		}
+		select {
+		case <-ctx.Done():
+			state := "no run yet"
+			if newest != nil {
+				state = fmt.Sprintf("run %s is %s", newest.ID, newest.State)
+			}
+			return run{}, fmt.Errorf("demo: waiting for pipeline %s: %s after %s", pipeline, state, d.o.Timeout)
+		case <-tick.C:
+		}
+	}
+}
+
+func (d *demo) pendingApproval(ctx context.Context, api *client, runID string) (approval, error) {
+	as, err := api.approvals(ctx)
+	if err != nil {
+		return approval{}, err
+	}
+	for _, a := range as {
+		if a.RunID == runID && a.State == "pending" {
+			return a, nil
+		}
+	}
+	return approval{}, fmt.Errorf("demo: run %s waits but has no pending approval", runID)
+}
+
+// acceptanceDone reports whether the CD run's Acceptance job succeeded
+// before t.
+func (d *demo) acceptanceDone(ctx context.Context, api *client, runID string, t time.Time) bool {
+	recs, err := api.records(ctx, runID)
+	if err != nil {
+		return false
+	}
+	for _, r := range recs {
+		if r.Type == "job" && r.Name == "Acceptance" {
+			return r.Result == "succeeded" && !r.FinishedAt.IsZero() && !r.FinishedAt.After(t)
+		}
+	}
+	return false
+}
+
+func (d *demo) confirm(prompt string) bool {
+	fmt.Fprint(d.o.Out, prompt)
+	if d.o.In == nil {
+		return false
+	}
+	line, _ := bufio.NewReader(d.o.In).ReadString('\n')
+	line = strings.ToLower(strings.TrimSpace(line))
+	return line == "y" || line == "yes"
+}
+
+// startServer writes the server's conveyor.yaml and starts `conveyor
+// server` on a free loopback port; it returns the server's URL once
+// /healthz answers.
+func (d *demo) startServer(ctx context.Context, r *repo, kubeconfig, data, secret string) (string, error) {
+	if err := os.MkdirAll(data, 0o700); err != nil {
+		return "", err
+	}
+	cfg, err := os.ReadFile(filepath.Join(r.work, "conveyor.yaml"))
+	if err != nil {
+		return "", err
+	}
+	text := strings.Replace(string(cfg), "  local: {}                       # the cluster of `conveyor cluster up`",
+		"  local: {kubeconfig: "+kubeconfig+"}", 1)
+	cfgPath := filepath.Join(d.o.Dir, "conveyor.yaml")
+	if err := os.WriteFile(cfgPath, []byte(text), 0o600); err != nil {
+		return "", err
+	}
+	addr, err := freeAddr()
+	if err != nil {
+		return "", err
+	}
+	logf, err := os.Create(filepath.Join(d.o.Dir, "server.log"))
+	if err != nil {
+		return "", err
+	}
+	cmd := exec.Command(d.o.Exe, "server", "--config", cfgPath, "--data", data, "--listen", addr)
+	cmd.Env = append(os.Environ(), "WEBAPP_REPO="+r.bare, "WEBHOOK_SECRET="+secret)
+	if bin, err := kubeenv.BinDir(); err == nil {
+		cmd.Env = append(cmd.Env, "PATH="+bin+string(os.PathListSeparator)+os.Getenv("PATH"))
+	}
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := cmd.Start(); err != nil {
+		logf.Close()
+		return "", fmt.Errorf("demo: start the server: %w", err)
+	}
+	logf.Close()
+	d.server = cmd
+	url := "http://" + addr
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	deadline := time.After(time.Minute)
+	for {
+		resp, err := http.Get(url + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				// Let cleanup wait on the same process.
+				d.server = &exec.Cmd{Process: cmd.Process}
+				go func() { <-exited }()
+				return url, nil
+			}
+		}
+		select {
+		case err := <-exited:
+			d.server = nil
+			log, _ := os.ReadFile(filepath.Join(d.o.Dir, "server.log"))
+			return "", fmt.Errorf("demo: the server exited (%v):\n%s", err, tail(string(log), 30))
+		case <-deadline:
+			return "", fmt.Errorf("demo: the server did not answer /healthz within a minute; see %s", filepath.Join(d.o.Dir, "server.log"))
+		case <-ctx.Done():
+			return "", ctx.Err()
+		case <-tick.C:
+		}
+	}
+}
+
+func freeAddr() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer ln.Close()
+	return ln.Addr().String(), nil
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+func tail(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+func shortErr(err error) string {
+	var ae *apiError
+	if errors.As(err, &ae) {
+		return fmt.Sprintf("%d %s", ae.Status, ae.Body)
+	}
+	return err.Error()
+}
