@@ -17,7 +17,8 @@ import (
 
 // Kubernetes reads secrets from the Secrets of one namespace. A secret name
 // is a Secret's name; its value is the data key "value", or the Secret's only
-// key, or the key named after '#' ("db-creds#password"). List leaves out service-account tokens. Safe for concurrent use.
+// key, or the key named after '#' ("db-creds#password"). List leaves out
+// service-account tokens. Safe for concurrent use.
 type Kubernetes struct {
 	client    kubernetes.Interface
 	namespace string
