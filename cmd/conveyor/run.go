@@ -24,6 +24,8 @@ import (
 	"conveyor.dev/conveyor/internal/executor/local"
 	"conveyor.dev/conveyor/internal/pipeline"
 	"conveyor.dev/conveyor/internal/plan"
+	"conveyor.dev/conveyor/internal/secret"
+	"conveyor.dev/conveyor/internal/secret/vault"
 	"conveyor.dev/conveyor/internal/services"
 	"conveyor.dev/conveyor/internal/store"
 	"conveyor.dev/conveyor/internal/task"
@@ -176,7 +178,7 @@ func runPipeline(ctx context.Context, stdout, stderr io.Writer, o runOptions) er
 			vaultDir = data
 		}
 	}
-	rt, err := services.Start(ctx, cfg, services.Options{DataDir: data, VaultDir: vaultDir})
+	rt, err := services.Start(ctx, cfg, services.Options{DataDir: data, VaultDir: vaultDir, OpenVault: vault.Opener(vaultDir)})
 	if err != nil {
 		return err
 	}
@@ -228,6 +230,7 @@ func executePlan(ctx context.Context, stdout, stderr io.Writer, o runOptions, da
 			return err
 		}
 		opts = append(opts, engine.WithApprovals(approvals), engine.WithEnvironments(approval.EnvironmentsOf(svc.Config)))
+		opts = append(opts, engine.WithVariableGroups(secret.NewGroups(svc.Config, svc.Secrets)))
 	}
 	eng, err := engine.New(st, ex, opts...)
 	if err != nil {
@@ -739,7 +742,7 @@ func newRunsCmd() *cobra.Command {
 					vaultDir = d
 				}
 			}
-			rt, err := services.Start(ctx, cfg, services.Options{DataDir: d, VaultDir: vaultDir})
+			rt, err := services.Start(ctx, cfg, services.Options{DataDir: d, VaultDir: vaultDir, OpenVault: vault.Opener(vaultDir)})
 			if err != nil {
 				return err
 			}

@@ -151,6 +151,7 @@ var forbidden = map[string][]string{
 	"internal/supplychain":   {"internal/engine", "internal/executor", "internal/task", "internal/server", "internal/store", "internal/agent", "internal/image"},
 	"internal/approval":      {"internal/engine", "internal/executor", "internal/task", "internal/server", "internal/agent", "internal/trigger"},
 	"internal/deploy":        {"internal/engine", "internal/executor", "internal/task", "internal/server", "internal/store"},
+	"internal/e2e":           {"internal/engine", "internal/executor", "internal/store", "internal/server"},
 }
 
 func TestNoPackageReachesUpTheFlow(t *testing.T) {

@@ -72,6 +72,7 @@ type Engine struct {
 	counters    Counters
 	approvals   Approvals
 	envs        map[string]approval.Checks
+	groups      VariableGroups // groups.go
 }
 
 // Option configures an Engine.

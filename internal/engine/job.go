@@ -314,14 +314,7 @@ func (jr *jobRun) run() store.Result {
 		}
 	}()
 	jr.ws, jr.dirs = ws, ws.Dirs()
-	for _, defs := range [][]plan.Variable{rs.plan.Variables, jr.st.Variables, jr.j.Variables} {
-		for _, d := range defs {
-			if d.Group != "" {
-				jr.issues = append(jr.issues, store.Issue{Type: store.IssueWarning,
-					Message: fmt.Sprintf("variable group %s is not available to a local run: pass its variables with --var", d.Group)})
-			}
-		}
-	}
+	jr.addVariableGroups() // groups.go
 	if jr.j.Container != nil || len(jr.j.Services) > 0 {
 		jr.issues = append(jr.issues, store.Issue{Type: store.IssueWarning,
 			Message: "the job's container and services are not started by this executor: its steps run on the host"})

@@ -103,6 +103,7 @@ func BenchmarkMaskWriter100Secrets(b *testing.B) {
 		w.Close()
 	}
 	reportPerCPU(b, start, len(log))
+	b.ReportMetric(float64(k.patterns()), "patterns")
 }
 
 // BenchmarkAdd100Secrets measures loading 100 secrets one at a time, each
@@ -116,4 +117,55 @@ func BenchmarkAdd100Secrets(b *testing.B) {
 			k.Mask("x")
 		}
 	}
+}
+
+// BenchmarkMask100SecretsCleanLog measures the common case: 100 secrets
+// loaded (about 1,200 patterns with their encodings) and a log that holds
+// none of them.
+func BenchmarkMask100SecretsCleanLog(b *testing.B) {
+	secrets := benchSecrets(100)
+	k := newMasker(b, secrets...)
+	lines := strings.SplitAfter(benchLog(4<<20, benchSecrets(101)[100:]), "\n")
+	size := 0
+	for _, l := range lines {
+		size += len(l)
+	}
+	k.Mask("")
+	b.SetBytes(int64(size))
+	start := cpuTime()
+	for b.Loop() {
+		for _, l := range lines {
+			_ = k.Mask(l)
+		}
+	}
+	reportPerCPU(b, start, size)
+	b.ReportMetric(float64(k.patterns()), "patterns")
+}
+
+// BenchmarkMask100SecretsWithKeys loads 90 short secrets and 10 PEM-like
+// multi-line keys (each line masked on its own too).
+func BenchmarkMask100SecretsWithKeys(b *testing.B) {
+	secrets := benchSecrets(100)
+	for i := 90; i < 100; i++ {
+		var pem strings.Builder
+		pem.WriteString("-----BEGIN PRIVATE KEY-----\n")
+		for j := range 12 {
+			pem.WriteString(base64.StdEncoding.EncodeToString([]byte(strings.Repeat(secrets[i], 4)[:48-j])) + "\n")
+		}
+		pem.WriteString("-----END PRIVATE KEY-----\n")
+		secrets[i] = pem.String()
+	}
+	k := newMasker(b, secrets...)
+	log := benchLog(4<<20, secrets[:90])
+	lines := strings.SplitAfter(log, "\n")
+	k.Mask("")
+	b.SetBytes(int64(len(log)))
+	start := cpuTime()
+	for b.Loop() {
+		for _, l := range lines {
+			_ = k.Mask(l)
+		}
+	}
+	reportPerCPU(b, start, len(log))
+	b.ReportMetric(float64(k.patterns()), "patterns")
 }

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"unicode/utf16"
+	"unicode/utf8"
 )
 
 // Replacement is what replaces every secret occurrence.
@@ -156,7 +158,24 @@ func Forms(value string) []string {
 	}
 	query, path := url.QueryEscape(value), url.PathEscape(value)
 	forms = append(forms, query, path, lowerPercent(query), lowerPercent(path))
+	// Other encoders' choices of what to leave unescaped: RFC 3986
+	// unreserved only (curl --data-urlencode, Python quote(safe="")), with
+	// '/' kept (Python's default quote), JavaScript's encodeURIComponent,
+	// and form encoding with '+' for spaces over the strict set.
+	for _, pe := range []struct {
+		keep  string
+		space bool
+	}{{"", false}, {"/", false}, {"!'()*", false}, {"", true}} {
+		e := percentEncode(value, pe.keep, pe.space)
+		forms = append(forms, e, lowerPercent(e))
+	}
 	forms = append(forms, jsonEscape(value, true), jsonEscape(value, false))
+	// Encoders that escape every non-ASCII character (Python's json.dumps,
+	// Java's) and those that escape '/' too (PHP's json_encode).
+	for _, j := range []string{jsonEscape(value, true), jsonEscape(value, false)} {
+		ascii := jsonASCII(j)
+		forms = append(forms, ascii, upperUnicodeEscapes(ascii), strings.ReplaceAll(j, "/", `\/`), strings.ReplaceAll(ascii, "/", `\/`))
+	}
 	forms = append(forms, hex.EncodeToString(v), strings.ToUpper(hex.EncodeToString(v)))
 	seen := map[string]bool{}
 	out := forms[:0]
@@ -167,6 +186,64 @@ func Forms(value string) []string {
 		}
 	}
 	return out
+}
+
+// percentEncode escapes every byte of value outside the RFC 3986
+// unreserved set (letters, digits, '-', '.', '_', '~') and keep, with
+// upper-case hex; space becomes '+' when plus is set.
+func percentEncode(value, keep string, plus bool) string {
+	const hexDigits = "0123456789ABCDEF"
+	var b strings.Builder
+	for i := 0; i < len(value); i++ {
+		c := value[i]
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c == '-', c == '.', c == '_', c == '~', strings.IndexByte(keep, c) >= 0:
+			b.WriteByte(c)
+		case c == ' ' && plus:
+			b.WriteByte('+')
+		default:
+			b.WriteByte('%')
+			b.WriteByte(hexDigits[c>>4])
+			b.WriteByte(hexDigits[c&15])
+		}
+	}
+	return b.String()
+}
+
+// jsonASCII rewrites the non-ASCII characters of a JSON string body as
+// \uXXXX escapes (surrogate pairs beyond the BMP), lower-case hex.
+func jsonASCII(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		switch {
+		case r < utf8.RuneSelf:
+			b.WriteRune(r)
+		case r > 0xFFFF:
+			r1, r2 := utf16.EncodeRune(r)
+			fmt.Fprintf(&b, `\u%04x\u%04x`, r1, r2)
+		default:
+			fmt.Fprintf(&b, `\u%04x`, r)
+		}
+	}
+	return b.String()
+}
+
+// upperUnicodeEscapes upper-cases the hex digits of the \uXXXX escapes in s.
+func upperUnicodeEscapes(s string) string {
+	b := []byte(s)
+	for i := 0; i+5 < len(b); i++ {
+		if b[i] == '\\' && b[i+1] == 'u' {
+			for j := i + 2; j < i+6; j++ {
+				if 'a' <= b[j] && b[j] <= 'f' {
+					b[j] -= 'a' - 'A'
+				}
+			}
+			i += 5
+		} else if b[i] == '\\' {
+			i++ // an escaped character: never the start of \u
+		}
+	}
+	return string(b)
 }
 
 // lowerPercent lower-cases the hex digits of the percent escapes in s.
@@ -215,4 +292,11 @@ func jsonEscape(value string, escapeHTML bool) string {
 	}
 	s := strings.TrimSuffix(b.String(), "\n")
 	return strings.TrimSuffix(strings.TrimPrefix(s, `"`), `"`)
+}
+
+// patterns returns how many strings (secrets and their forms) the automaton matches.
+func (k *Masker) patterns() int {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return len(k.forms)
 }

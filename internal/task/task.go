@@ -176,6 +176,7 @@ var builtins = map[string]Task{
 	"PublishSarif@1":             Func(runPublishSarif),
 	"ManualValidation@0":         Func(runManualValidation),
 	ManualValidationTask:         Func(runManualValidation),
+	"AzureKeyVault@2":            Func(runAzureKeyVault),
 }
 
 // registry maps lower-case Name@Major to the built-in tasks.

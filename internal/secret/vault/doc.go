@@ -1,9 +1,10 @@
-// Package vault is Conveyor's embedded secret store: secret values encrypted
-// at rest in one file of the data folder, and the Provider interface that the
-// embedded vault and the providers to come (HashiCorp Vault/OpenBao,
-// Kubernetes Secrets) satisfy.
+// Package vault holds Conveyor's secret stores behind one Provider interface
+// (Get, List): the embedded vault (values encrypted at rest in one file of
+// the data folder), HashiCorp Vault/OpenBao KV v2 over its HTTP API (token
+// or AppRole; HashiCorp) and the Secrets of a Kubernetes namespace
+// (Kubernetes). OpenConfigured opens the one a conveyor.yaml vault names.
 //
-// Layout and cryptography: <data>/vault.json holds, per secret name, a list
+// The embedded vault's layout and cryptography: <data>/vault.json holds, per secret name, a list
 // of versions. Each version is encrypted envelope style: a fresh random
 // 256-bit data key seals the value with AES-256-GCM, and the key-encryption
 // key (KEK) seals that data key with AES-256-GCM. Both seals bind the
