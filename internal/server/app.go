@@ -20,6 +20,8 @@ import (
 	"conveyor.dev/conveyor/internal/config"
 	"conveyor.dev/conveyor/internal/engine"
 	"conveyor.dev/conveyor/internal/executor/local"
+	"conveyor.dev/conveyor/internal/secret"
+	"conveyor.dev/conveyor/internal/secret/vault"
 	"conveyor.dev/conveyor/internal/server/dispatch"
 	"conveyor.dev/conveyor/internal/services"
 	"conveyor.dev/conveyor/internal/store"
@@ -163,9 +165,12 @@ func Start(ctx context.Context, o Options) (*App, error) {
 	if _, err := a.Store.AbandonLeases(ctx); err != nil {
 		return nil, err
 	}
-	if a.rt, err = services.Start(ctx, o.Config, services.Options{DataDir: data, VaultDir: data, Logger: o.Logger}); err != nil {
+	if a.rt, err = services.Start(ctx, o.Config, services.Options{DataDir: data, VaultDir: data, Logger: o.Logger, OpenVault: vault.Opener(data)}); err != nil {
 		return nil, err
 	}
+	// KubernetesManifest@1 keeps deployment revisions in the server's store
+	// (automatic rollback, prune).
+	a.rt.Services.Revisions = a.Store
 	bopts := []dispatch.Option{dispatch.WithLeaseTTL(ttl)}
 	if o.Clock != nil {
 		bopts = append(bopts, dispatch.WithClock(o.Clock))
@@ -187,6 +192,7 @@ func Start(ctx context.Context, o Options) (*App, error) {
 	}
 	if a.Engine, err = engine.New(a.Store, a.Broker,
 		engine.WithApprovals(svc), engine.WithEnvironments(approvalChecks(o.Config)),
+		engine.WithVariableGroups(secret.NewGroups(a.rt.Services.Config, a.rt.Services.Secrets)),
 		engine.WithObserver(observers),
 		engine.WithCounters(engine.NewFileCounters(filepath.Join(data, "counters.json"))),
 		engine.WithLogger(o.Logger)); err != nil {
