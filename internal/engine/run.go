@@ -577,6 +577,10 @@ func (rs *runState) putRecord(rec store.Record) {
 	cp := rec
 	rs.records[rec.ID] = &cp
 	rs.mu.Unlock()
+	// What leaves the engine (store, observers, API) has every secret value
+	// masked, also in outputs and issue messages; the engine keeps the real
+	// values in memory for the jobs that read them.
+	rec = rs.maskRecord(rec)
 	if err := rs.e.store.UpsertRecord(context.WithoutCancel(rs.ctx), rec); err != nil {
 		rs.e.log.Error("record state", slog.String("run", rs.run.ID), slog.String("record", rec.ID), slog.Any("err", err))
 	}
@@ -592,3 +596,24 @@ func orName(display, name string) string {
 
 // hostname is cached for predefined variables.
 var hostname = func() string { h, _ := os.Hostname(); return h }()
+
+// maskRecord returns rec with secret values masked in its outputs and issue
+// messages.
+func (rs *runState) maskRecord(rec store.Record) store.Record {
+	if len(rec.Outputs) > 0 {
+		out := make(map[string]string, len(rec.Outputs))
+		for k, v := range rec.Outputs {
+			out[k] = rs.mask(v)
+		}
+		rec.Outputs = out
+	}
+	if len(rec.Issues) > 0 {
+		is := make([]store.Issue, len(rec.Issues))
+		for i, x := range rec.Issues {
+			x.Message = rs.mask(x.Message)
+			is[i] = x
+		}
+		rec.Issues = is
+	}
+	return rec
+}

@@ -491,5 +491,5 @@ func (rs *runState) addSecret(v string) {
 func (rs *runState) addSummary(text string) {
 	rs.mu.Lock()
 	defer rs.mu.Unlock()
-	rs.summaries = append(rs.summaries, text)
+	rs.summaries = append(rs.summaries, rs.mask(text))
 }
