@@ -44,11 +44,6 @@ func usageError(format string, a ...any) error {
 	return &exitError{code: exitBadUser, err: fmt.Errorf(format, a...)}
 }
 
-// notImplemented is returned by commands whose capability has not landed yet.
-func notImplemented(cmd *cobra.Command) error {
-	return &exitError{code: exitBadUser, err: fmt.Errorf("%s: not implemented yet", cmd.CommandPath())}
-}
-
 func main() {
 	ctx, stop := signal.NotifyContext(rootContext(), os.Interrupt, syscall.SIGTERM)
 	root := newRootCmd()
