@@ -20,6 +20,7 @@ import (
 	"conveyor.dev/conveyor/internal/config"
 	"conveyor.dev/conveyor/internal/engine"
 	"conveyor.dev/conveyor/internal/executor/local"
+	"conveyor.dev/conveyor/internal/forge"
 	"conveyor.dev/conveyor/internal/secret"
 	"conveyor.dev/conveyor/internal/secret/vault"
 	"conveyor.dev/conveyor/internal/server/dispatch"
@@ -65,6 +66,12 @@ type Options struct {
 	// Approvals and Deployments back their endpoints (default: empty lists).
 	Approvals   Approvals
 	Deployments Deployments
+	// PublicURL is the server's URL as people reach it, for the links in
+	// commit statuses (default: the URL of Listen).
+	PublicURL string
+	// Reporter sets the commit statuses of runs (default: the forge
+	// settings of conveyor.yaml's repositories).
+	Reporter StatusReporter
 }
 
 // WebhookHandler serves one provider's webhook deliveries.
@@ -82,15 +89,16 @@ type App struct {
 	// AdminToken is the admin token created at the first start ("" later).
 	AdminToken string
 
-	addr    net.Addr
-	poller  *trigger.Poller
-	rt      *services.Runtime
-	log     *slog.Logger
-	grace   time.Duration
-	cancel  context.CancelFunc
-	done    chan struct{}
-	err     error
-	closeMu sync.Once
+	addr       net.Addr
+	poller     *trigger.Poller
+	dispatcher *trigger.Dispatcher
+	rt         *services.Runtime
+	log        *slog.Logger
+	grace      time.Duration
+	cancel     context.CancelFunc
+	done       chan struct{}
+	err        error
+	closeMu    sync.Once
 }
 
 // Addr is where the API listens.
@@ -179,7 +187,8 @@ func Start(ctx context.Context, o Options) (*App, error) {
 		return nil, err
 	}
 	a.Metrics = NewMetrics(a.Broker.QueueDepth)
-	observers := fanout{a.Metrics, newLatencyObserver(a.Metrics)}
+	follow := newFollowUps(a.Store, o.Config.Repositories, o.Logger)
+	observers := fanout{a.Metrics, newLatencyObserver(a.Metrics), follow}
 	if o.Observer != nil {
 		observers = append(observers, o.Observer)
 	}
@@ -228,6 +237,18 @@ func Start(ctx context.Context, o Options) (*App, error) {
 		return nil, fmt.Errorf("server: listen on %s: %w", o.Listen, err)
 	}
 	a.addr = l.Addr()
+	// What a run's change causes outside the engine: commit statuses,
+	// completion triggers.
+	if follow.reporter = o.Reporter; follow.reporter == nil {
+		public := strings.TrimSuffix(o.PublicURL, "/")
+		if public == "" {
+			public = a.URL()
+		}
+		follow.reporter = forge.NewReporter(o.Config, func(id string) string { return public + "/api/v1/runs/" + id }, nil)
+	}
+	if a.dispatcher != nil {
+		follow.completions = a.dispatcher
+	}
 
 	sctx, cancel := context.WithCancel(ctx)
 	a.cancel = cancel
@@ -277,6 +298,10 @@ func Start(ctx context.Context, o Options) (*App, error) {
 		go func() { defer wg.Done(); a.poller.Run(sctx) }()
 	}
 
+	followCtx, stopFollow := context.WithCancel(context.WithoutCancel(ctx))
+	followDrain, stopDrain := context.WithCancel(context.WithoutCancel(ctx))
+	followDone := make(chan struct{})
+	go func() { defer close(followDone); follow.run(followCtx, followDrain) }()
 	go func() {
 		defer close(a.done)
 		a.err = a.Server.Serve(sctx, l, a.grace)
@@ -289,6 +314,13 @@ func Start(ctx context.Context, o Options) (*App, error) {
 		cancel()
 		stopAgents()
 		wg.Wait()
+		// Statuses and triggers of runs that ended meanwhile still go out,
+		// for a little while.
+		stopFollow()
+		t := time.AfterFunc(5*time.Second, stopDrain)
+		<-followDone
+		t.Stop()
+		stopDrain()
 		a.cleanup()
 	}()
 	ok = true
@@ -436,6 +468,7 @@ func (a *App) triggers(data string) func(*Runner, *config.Config) (map[string]We
 		if err != nil {
 			return nil, err
 		}
+		a.dispatcher = d
 		w := trigger.NewWebhooks(d, a.Store)
 		a.poller = trigger.NewPoller(d, a.Store, trigger.RealTicker)
 		return map[string]WebhookHandler{
