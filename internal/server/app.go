@@ -302,18 +302,30 @@ func Start(ctx context.Context, o Options) (*App, error) {
 	followDrain, stopDrain := context.WithCancel(context.WithoutCancel(ctx))
 	followDone := make(chan struct{})
 	go func() { defer close(followDone); follow.run(followCtx, followDrain) }()
+	httpCtx, stopHTTP := context.WithCancel(context.WithoutCancel(ctx))
+	served := make(chan error, 1)
+	go func() { served <- a.Server.Serve(httpCtx, l, min(a.grace, 5*time.Second)) }()
 	go func() {
 		defer close(a.done)
-		a.err = a.Server.Serve(sctx, l, a.grace)
-		// Stop handing out work, let running steps finish, leave the rest.
+		select {
+		case <-sctx.Done():
+		case err := <-served: // the listener failed
+			served <- err
+		}
+		// Take no new work; let running steps finish (remote agents still
+		// report them over the API); leave the rest to resume.
+		a.Server.StopAccepting()
 		a.Broker.Drain()
 		gctx, cancel := context.WithTimeout(context.Background(), a.grace)
 		if err := a.Broker.WaitIdle(gctx); err != nil {
-			o.Logger.Warn("steps still running at the end of the grace period", slog.Int("steps", a.Broker.Busy()))
+			o.Logger.Warn("steps still running at the end of the grace period: they run again at the next start", slog.Int("steps", a.Broker.Busy()))
+			a.Broker.Abandon()
 		}
 		cancel()
 		stopAgents()
 		wg.Wait()
+		stopHTTP()
+		a.err = <-served
 		// Statuses and triggers of runs that ended meanwhile still go out,
 		// for a little while.
 		stopFollow()

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync"
 	"time"
 
 	"conveyor.dev/conveyor/internal/server/dispatch"
@@ -83,6 +84,10 @@ type Server struct {
 	log          *slog.Logger
 	mux          *http.ServeMux
 	routes       []route
+
+	stopOnce, closeOnce sync.Once
+	stopping            chan struct{} // closed by StopAccepting
+	closing             chan struct{} // closed when Serve shuts the listener down
 }
 
 // Option configures a Server.
@@ -127,7 +132,8 @@ func New(st Store, runs Runs, broker *dispatch.Broker, opts ...Option) (*Server,
 	}
 	s := &Server{st: st, tokens: st, runs: runs, broker: broker,
 		webhooks: map[string]http.Handler{"github": nil, "gitea": nil, "azure-repos": nil},
-		log:      slog.New(slog.NewTextHandler(io.Discard, nil))}
+		log:      slog.New(slog.NewTextHandler(io.Discard, nil)),
+		stopping: make(chan struct{}), closing: make(chan struct{})}
 	for _, o := range opts {
 		if err := o(s); err != nil {
 			return nil, err
@@ -164,19 +170,19 @@ func (s *Server) routeTable() []route {
 		{"GET", "/healthz", "", s.healthz},
 		{"GET", "/metrics", "", s.metrics.Handler().ServeHTTP},
 		{"GET", "/api/v1/openapi.json", "", serveOpenAPI},
-		{"POST", "/webhooks/github", "", s.webhook("github")},
-		{"POST", "/webhooks/gitea", "", s.webhook("gitea")},
-		{"POST", "/webhooks/azure-repos", "", s.webhook("azure-repos")},
+		{"POST", "/webhooks/github", "", s.newWork(s.webhook("github"))},
+		{"POST", "/webhooks/gitea", "", s.newWork(s.webhook("gitea"))},
+		{"POST", "/webhooks/azure-repos", "", s.newWork(s.webhook("azure-repos"))},
 
 		{"GET", "/api/v1/runs", RoleViewer, s.listRuns},
-		{"POST", "/api/v1/runs", RoleOperator, s.createRun},
+		{"POST", "/api/v1/runs", RoleOperator, s.newWork(s.createRun)},
 		{"GET", "/api/v1/runs/{run}", RoleViewer, s.getRun},
 		{"POST", "/api/v1/runs/{run}/cancel", RoleOperator, s.cancelRun},
-		{"POST", "/api/v1/runs/{run}/retry", RoleOperator, s.retryRun},
+		{"POST", "/api/v1/runs/{run}/retry", RoleOperator, s.newWork(s.retryRun)},
 		{"GET", "/api/v1/runs/{run}/records", RoleViewer, s.listRecords},
 		{"GET", "/api/v1/runs/{run}/logs", RoleViewer, s.runLogs},
 		{"GET", "/api/v1/runs/{run}/logs/{record}", RoleViewer, s.recordLog},
-		{"GET", "/api/v1/runs/{run}/logs/{record}/stream", RoleViewer, s.streamLog},
+		{"GET", "/api/v1/runs/{run}/logs/{record}/stream", RoleViewer, until(s.stopping, s.streamLog)},
 
 		{"GET", "/api/v1/approvals", RoleViewer, s.listApprovals},
 		{"POST", "/api/v1/approvals/{approval}/approve", RoleApprover, s.decide("approve")},
@@ -189,9 +195,9 @@ func (s *Server) routeTable() []route {
 		{"POST", "/api/v1/tokens", RoleAdmin, s.createToken},
 		{"GET", "/api/v1/leases", RoleViewer, s.listLeases},
 
-		{"POST", "/api/v1/agent/lease", RoleAgent, s.agentLease},
+		{"POST", "/api/v1/agent/lease", RoleAgent, until(s.closing, s.agentLease)},
 		{"POST", "/api/v1/agent/leases/{lease}/started", RoleAgent, s.agentStarted},
-		{"POST", "/api/v1/agent/leases/{lease}/next", RoleAgent, s.agentNext},
+		{"POST", "/api/v1/agent/leases/{lease}/next", RoleAgent, until(s.closing, s.agentNext)},
 		{"POST", "/api/v1/agent/leases/{lease}/report", RoleAgent, s.agentReport},
 		{"POST", "/api/v1/agent/leases/{lease}/heartbeat", RoleAgent, s.agentHeartbeat},
 		{"POST", "/api/v1/agent/leases/{lease}/closed", RoleAgent, s.agentClosed},
@@ -283,10 +289,57 @@ func decodeJSON(r *http.Request, v any) error {
 	return nil
 }
 
-// Serve serves the API on l until ctx ends, then shuts the listener down,
-// giving requests in flight up to grace to end.
+// StopAccepting makes the server refuse new work: starting or retrying
+// runs and webhook deliveries answer 503 with Retry-After (forges deliver
+// again later), and live log streams end (clients resume them with
+// Last-Event-ID). The rest of the API keeps working, so agents report the
+// steps they finish. Serve calls it when its context ends; a stopping
+// server calls it first.
+func (s *Server) StopAccepting() {
+	s.stopOnce.Do(func() { close(s.stopping) })
+}
+
+// newWork wraps a handler that starts runs: 503 once the server stops
+// accepting work.
+func (s *Server) newWork(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-s.stopping:
+			w.Header().Set("Retry-After", "30")
+			writeError(w, http.StatusServiceUnavailable, "the server is stopping and starts no new runs: try again once it is back")
+			return
+		default:
+		}
+		h(w, r)
+	}
+}
+
+// until wraps a long-lived handler (a log stream, an agent's long poll)
+// so that its request ends when ch closes.
+func until(ch <-chan struct{}, h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithCancel(r.Context())
+		defer cancel()
+		go func() {
+			select {
+			case <-ch:
+				cancel()
+			case <-ctx.Done():
+			}
+		}()
+		h(w, r.WithContext(ctx))
+	}
+}
+
+// Serve serves the API on l until ctx ends. Then it stops accepting new
+// work (StopAccepting), ends long polls, closes the listener and gives the
+// requests in flight up to grace to end before closing their connections.
+// Requests in flight are not canceled when ctx ends: a decision being
+// recorded is recorded.
 func (s *Server) Serve(ctx context.Context, l net.Listener, grace time.Duration) error {
-	hs := &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second, BaseContext: func(net.Listener) context.Context { return ctx }}
+	base, cancelBase := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelBase()
+	hs := &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second, BaseContext: func(net.Listener) context.Context { return base }}
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(l) }()
 	select {
@@ -294,10 +347,13 @@ func (s *Server) Serve(ctx context.Context, l net.Listener, grace time.Duration)
 		return err
 	case <-ctx.Done():
 	}
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), grace)
+	s.StopAccepting()
+	s.closeOnce.Do(func() { close(s.closing) })
+	sctx, cancel := context.WithTimeout(base, grace)
 	defer cancel()
 	err := hs.Shutdown(sctx)
 	if errors.Is(err, context.DeadlineExceeded) {
+		cancelBase()
 		err = hs.Close()
 	}
 	<-errc

@@ -53,6 +53,8 @@ type Broker struct {
 	wake     chan struct{} // closed and replaced when a job is queued
 	ended    chan struct{} // closed and replaced when a step ends
 	draining bool
+	// abandoned: the server stopped waiting for running steps (Abandon).
+	abandoned bool
 }
 
 // Option configures a Broker.
@@ -147,6 +149,9 @@ type job struct {
 	history  []*exchange // the engine's finished steps, in order
 	cur      *exchange   // the engine's running step
 	closing  bool
+	// handedBack: a step ended and the engine has not yet asked for the
+	// next one or closed the job (it is recording the end).
+	handedBack bool
 
 	reportMu sync.Mutex // one report of the job is applied at a time
 }
@@ -569,6 +574,12 @@ func (b *Broker) Report(ctx context.Context, t agent.Ticket, rep agent.StepRepor
 		}
 	}
 	b.mu.Lock()
+	if rep.Done && b.abandoned {
+		// The agent stopped the step because the server is going away:
+		// its end is not the step's; the run resumes at the next start.
+		b.mu.Unlock()
+		return agent.Reply{}, fmt.Errorf("lease %s: %w: the server stopped waiting for the step", t.Lease, agent.ErrLeaseLost)
+	}
 	if rep.Done && !ex.finished {
 		ex.finished = true
 		ex.res = rep.Result
@@ -577,6 +588,7 @@ func (b *Broker) Report(ctx context.Context, t agent.Ticket, rep agent.StepRepor
 		}
 		if !ex.replay {
 			close(ex.done)
+			j.handedBack = true
 		}
 		close(b.ended)
 		b.ended = make(chan struct{})
@@ -622,6 +634,10 @@ func (b *Broker) Closed(ctx context.Context, t agent.Ticket, errText string) err
 		b.mu.Unlock()
 		return fmt.Errorf("lease %s: %w", t.Lease, agent.ErrLeaseLost)
 	}
+	if b.abandoned {
+		b.mu.Unlock()
+		return nil // the lease stays as it is, for the next start
+	}
 	closing := j.closing
 	if !closing && errText != "" {
 		j.state, j.failErr = store.LeaseFailed, fmt.Errorf("agent %s: %s", j.agent, errText)
@@ -660,6 +676,7 @@ func (r *remoteJob) RunStep(ctx context.Context, s executor.Step) (task.Result, 
 	b, j := r.b, r.j
 	ex := &exchange{step: s, done: make(chan struct{})}
 	b.mu.Lock()
+	b.takeBack(j)
 	if j.failErr != nil {
 		err := j.failErr
 		b.mu.Unlock()
@@ -708,6 +725,7 @@ func (r *remoteJob) RunStep(ctx context.Context, s executor.Step) (task.Result, 
 func (r *remoteJob) Close(ctx context.Context) error {
 	b, j := r.b, r.j
 	b.mu.Lock()
+	b.takeBack(j)
 	j.closing = true
 	failed := j.failErr != nil
 	if failed {
@@ -736,7 +754,33 @@ func (b *Broker) Drain() {
 	}
 }
 
-// Busy is the number of steps agents are running.
+// Abandon is for a stopping server whose grace period ended, before it
+// stops its agents: from then on no step ends and no job closes, so the
+// steps the agents stop (and their jobs) do not fail their runs, which
+// resume at the next start as if the server had been killed. Lines,
+// variables and summaries reported still apply. It drains too.
+func (b *Broker) Abandon() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.draining, b.abandoned = true, true
+	b.wakeAgents()
+	for _, j := range b.jobs {
+		j.signal()
+	}
+}
+
+// takeBack notes that the engine is done with the job's last step end.
+// The caller holds b.mu.
+func (b *Broker) takeBack(j *job) {
+	if j.handedBack {
+		j.handedBack = false
+		close(b.ended)
+		b.ended = make(chan struct{})
+	}
+}
+
+// Busy is the number of steps agents are running, and of step ends the
+// engine is recording.
 func (b *Broker) Busy() int {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -746,6 +790,9 @@ func (b *Broker) Busy() int {
 func (b *Broker) busy() int {
 	n := 0
 	for _, j := range b.jobs {
+		if j.handedBack {
+			n++
+		}
 		if j.state != store.LeaseLeased {
 			continue
 		}
@@ -758,7 +805,8 @@ func (b *Broker) busy() int {
 	return n
 }
 
-// WaitIdle waits until no agent runs a step, or ctx ends.
+// WaitIdle waits until no agent runs a step and the engine has taken every
+// step end in (it asked for the next step or closed the job), or ctx ends.
 func (b *Broker) WaitIdle(ctx context.Context) error {
 	for {
 		b.mu.Lock()
