@@ -113,7 +113,7 @@ func (r *runEnds) waitRecords(t *testing.T, id string, ok func(map[string]store.
 func (r *runEnds) Line(store.Record, time.Time, string) {}
 
 // wait waits until the run has ended and returns it.
-func (r *runEnds) wait(t *testing.T, id string) store.Run {
+func (r *runEnds) wait(t testing.TB, id string) store.Run {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
@@ -134,7 +134,7 @@ func (r *runEnds) wait(t *testing.T, id string) store.Run {
 }
 
 // firstStepAt waits until the run's first step started and returns when.
-func (r *runEnds) firstStepAt(t *testing.T, id string) time.Time {
+func (r *runEnds) firstStepAt(t testing.TB, id string) time.Time {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	defer cancel()
