@@ -109,7 +109,9 @@ func BenchmarkTriggerToFirstStep(b *testing.B) {
 	b.StopTimer()
 	slices.Sort(lat)
 	slices.Sort(hand)
-	q := func(l []time.Duration, p float64) float64 { return float64(l[int(p*float64(len(l)-1))]) / float64(time.Millisecond) }
+	q := func(l []time.Duration, p float64) float64 {
+		return float64(l[int(p*float64(len(l)-1))]) / float64(time.Millisecond)
+	}
 	b.ReportMetric(q(lat, 0.50), "p50-ms")
 	b.ReportMetric(q(lat, 0.99), "p99-ms")
 	// The webhook's answer comes once the run is recorded: the rest is
