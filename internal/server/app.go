@@ -210,6 +210,12 @@ func Start(ctx context.Context, o Options) (*App, error) {
 	runCtx, cancelRuns := context.WithCancel(context.WithoutCancel(ctx))
 	_ = cancelRuns // runs outlive a stopping server: they resume at the next start
 	a.Runner = NewRunner(runCtx, a.Engine, a.Store, o.Config.Repositories, data, o.Logger)
+	var users []string
+	for name := range o.Config.Users {
+		users = append(users, name)
+	}
+	sort.Strings(users)
+	a.Runner.SetUsers(users)
 
 	sopts := []Option{WithMetrics(a.Metrics), WithLogger(o.Logger), WithEnvironments(environments(o.Config))}
 	if o.Approvals != nil {

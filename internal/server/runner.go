@@ -42,6 +42,8 @@ type Runner struct {
 	dataDir string
 	git     *gitCache
 	log     *slog.Logger
+	// users are conveyor.yaml's user names, which requesters map to.
+	users []string
 
 	// base is the context every run lives in: the server's, not a
 	// request's.
@@ -82,6 +84,32 @@ func (r *Runner) repository(name string) (config.Repository, error) {
 		return config.Repository{}, fmt.Errorf("repository: %w: name one of the repositories of conveyor.yaml: %s", ErrBadRequest, strings.Join(names, ", "))
 	}
 	return config.Repository{}, fmt.Errorf("repository %q: %w: not in conveyor.yaml (repositories: %s)", name, store.ErrNotFound, strings.Join(names, ", "))
+}
+
+// SetUsers gives the runner conveyor.yaml's user names: the requester of a
+// run (a forge's pusher, a pull request's author) is recorded as the user
+// of the same name (Requester).
+func (r *Runner) SetUsers(names []string) { r.users = names }
+
+// Requester maps who a forge says acted to a conveyor.yaml user: the user
+// of the same name, case aside; else, for an e-mail or user principal name
+// (Azure Repos' uniqueName), the user named as its part before @; else the
+// name as it is. Approval policies compare it with the approver's token
+// user, so requesterCannotApprove holds across spellings.
+func Requester(forgeUser string, users []string) string {
+	for _, u := range users {
+		if strings.EqualFold(u, forgeUser) {
+			return u
+		}
+	}
+	if local, _, ok := strings.Cut(forgeUser, "@"); ok && local != "" {
+		for _, u := range users {
+			if strings.EqualFold(u, local) {
+				return u
+			}
+		}
+	}
+	return forgeUser
 }
 
 // StartManual starts a manual run asked for through the API.
@@ -150,7 +178,7 @@ func (r *Runner) Start(ctx context.Context, req trigger.Request) (string, error)
 	id, err := r.startPlan(p, engine.Input{
 		Pipeline: name, Repository: repo.URL, RepositoryName: repo.Name, Commit: src.commit, Branch: branch,
 		Event: store.Event(event), TargetBranch: req.TargetBranch, PullRequestID: req.PullRequest,
-		Variables: vars, RequestedFor: req.Requester,
+		Variables: vars, RequestedFor: Requester(req.Requester, r.users),
 	})
 	if err == nil && req.PullRequest > 0 {
 		r.mu.Lock()
