@@ -254,6 +254,9 @@ func Start(ctx context.Context, o Options) (*App, error) {
 	}
 	if a.dispatcher != nil {
 		follow.completions = a.dispatcher
+		if err := follow.recoverMissed(ctx); err != nil {
+			o.Logger.Error("follow up runs completed before the server stopped", slog.Any("err", err))
+		}
 	}
 
 	sctx, cancel := context.WithCancel(ctx)

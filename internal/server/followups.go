@@ -30,11 +30,21 @@ type Completions interface {
 	Finished(ctx context.Context, run trigger.CompletedRun) (trigger.Outcome, error)
 }
 
-// FollowUpStore is what follow-ups read of a run.
+// FollowUpStore is what follow-ups read of a run, and where they note
+// which completed runs they handled.
 type FollowUpStore interface {
+	ListRuns(ctx context.Context, f store.RunFilter) ([]store.Run, error)
 	ListRecords(ctx context.Context, runID string) ([]store.Record, error)
 	RunInput(ctx context.Context, runID string) ([]byte, error)
+	trigger.State
 }
+
+// Trigger state keys of the follow-ups: since when completed runs are
+// followed up, and which were.
+const (
+	followSinceKey   = "followups/since"
+	followDonePrefix = "followups/done/"
+)
 
 // followUps is the engine observer that does, apart from the engine's
 // goroutines and in the order the runs changed, what a run's change
@@ -122,6 +132,9 @@ func (f *followUps) handle(ctx context.Context, r store.Run) {
 	if f.completions == nil || repo == "" {
 		return
 	}
+	if _, handled, err := f.st.GetTriggerState(ctx, followDonePrefix+r.ID); err != nil || handled {
+		return // a run resumed and completed again, or seen at the start
+	}
 	done, err := f.completed(ctx, repo, r)
 	if err != nil {
 		f.log.Error("completion triggers", slog.String("run", r.ID), slog.Any("err", err))
@@ -133,7 +146,52 @@ func (f *followUps) handle(ctx context.Context, r store.Run) {
 	}
 	if err != nil {
 		f.log.Error("completion triggers", slog.String("run", r.ID), slog.Any("err", err))
+		if ctx.Err() != nil && len(out.Started) == 0 {
+			return // the server stopped: the next start tries again
+		}
 	}
+	// Noted once the runs it triggers exist: a server killed in between
+	// starts them again at its next start rather than never.
+	if err := f.st.PutTriggerState(context.WithoutCancel(ctx), followDonePrefix+r.ID, time.Now().UTC().Format(time.RFC3339)); err != nil {
+		f.log.Error("completion triggers", slog.String("run", r.ID), slog.Any("err", err))
+	}
+}
+
+// recoverMissed queues the runs that completed while no follow-up was
+// done for them (the server was killed before it could): the completed
+// runs among the latest that finished since follow-ups were first noted
+// and that are not noted as handled.
+func (f *followUps) recoverMissed(ctx context.Context) error {
+	since, ok, err := f.st.GetTriggerState(ctx, followSinceKey)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		// The first start that notes follow-ups: older runs were handled
+		// by whatever ran before.
+		return f.st.PutTriggerState(ctx, followSinceKey, time.Now().UTC().Format(time.RFC3339Nano))
+	}
+	from, err := time.Parse(time.RFC3339Nano, since)
+	if err != nil {
+		return fmt.Errorf("trigger state %s %q: %w", followSinceKey, since, err)
+	}
+	runs, err := f.st.ListRuns(ctx, store.RunFilter{State: store.StateCompleted, Limit: 200})
+	if err != nil {
+		return err
+	}
+	for i := len(runs) - 1; i >= 0; i-- { // oldest first
+		r := runs[i]
+		if r.FinishedAt.Before(from) {
+			continue
+		}
+		if _, handled, err := f.st.GetTriggerState(ctx, followDonePrefix+r.ID); err != nil {
+			return err
+		} else if !handled {
+			f.log.Info("following up a run that completed before the server stopped", slog.String("run", r.ID))
+			f.RunChanged(r)
+		}
+	}
+	return nil
 }
 
 // report sends the run's status unless the same was sent last.

@@ -302,7 +302,7 @@ users:
 	if ciRun.Result != store.ResultSucceeded || ciRun.Event != store.EventPush || ciRun.Commit != merge || ciRun.Branch != "refs/heads/main" {
 		t.Fatalf("CI run = %s %s at %.12s on %s, want a succeeded push run at %.12s on main", ciRun.Event, ciRun.Result, ciRun.Commit, ciRun.Branch, merge)
 	}
-	if got := logText(t, app, ciRun.ID, "build"); !strings.Contains(got, "building "+merge+" for ann") {
+	if got := logText(t, app, app.AdminToken, ciRun.ID, "build"); !strings.Contains(got, "building "+merge+" for ann") {
 		t.Errorf("CI build log = %q, want it built for ann, the merger", got)
 	}
 	waitStatuses(t, g, merge, "conveyor/ci", func(ss []giteatest.Status) bool { return len(ss) > 0 && ss[len(ss)-1].State == "success" })
@@ -340,7 +340,7 @@ users:
 	if cdEnd.Result != store.ResultSucceeded {
 		t.Fatalf("CD run = %s, want succeeded", cdEnd.Result)
 	}
-	if got := logText(t, app, cdRun.ID, "deploy"); !strings.Contains(got, "deploying CI run "+ciRun.ID+" requested for ann") {
+	if got := logText(t, app, app.AdminToken, cdRun.ID, "deploy"); !strings.Contains(got, "deploying CI run "+ciRun.ID+" requested for ann") {
 		t.Errorf("CD deploy log = %q, want the CI run's ID and ann", got)
 	}
 	waitStatuses(t, g, merge, "conveyor/cd", func(ss []giteatest.Status) bool { return len(ss) > 0 && ss[len(ss)-1].State == "success" })
@@ -396,10 +396,10 @@ func apiCall(t *testing.T, app *App, token, method, path string, body, out any) 
 
 // logText returns the text of the log of the step displayed as name in
 // the run.
-func logText(t *testing.T, app *App, runID, name string) string {
+func logText(t *testing.T, app *App, token, runID, name string) string {
 	t.Helper()
 	var recs []RecordView
-	if api(t, app, app.AdminToken, "GET", "/api/v1/runs/"+runID+"/records", nil, &recs) != http.StatusOK {
+	if api(t, app, token, "GET", "/api/v1/runs/"+runID+"/records", nil, &recs) != http.StatusOK {
 		t.Fatal("GET records")
 	}
 	id := stepID(recs, name)
@@ -407,7 +407,7 @@ func logText(t *testing.T, app *App, runID, name string) string {
 		t.Fatalf("run %s has no step %q", runID, name)
 	}
 	var log LogView
-	if st := api(t, app, app.AdminToken, "GET", "/api/v1/runs/"+runID+"/logs/"+id, nil, &log); st != http.StatusOK {
+	if st := api(t, app, token, "GET", "/api/v1/runs/"+runID+"/logs/"+id, nil, &log); st != http.StatusOK {
 		t.Fatalf("GET log of %s: %d", name, st)
 	}
 	var b strings.Builder
