@@ -1,7 +1,9 @@
 package server
 
 import (
+	"context"
 	"errors"
+	"log/slog"
 	"net/http"
 
 	"conveyor.dev/conveyor/internal/agent"
@@ -38,10 +40,27 @@ func (s *Server) agentLease(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "agent: required: the agent's unique name")
 		return
 	}
+	// A remote agent: it cannot run the tasks that need the server's
+	// services, whatever it claims.
+	req.Capabilities = withoutServicesCapability(req.Capabilities)
 	g, ok, err := s.broker.Lease(r.Context(), req)
 	if err != nil {
 		s.agentFail(w, r, err)
 		return
+	}
+	if ok {
+		why, err := s.remoteRefusal(r.Context(), g.Spec.RunID, g.Spec.JobID)
+		if err != nil {
+			s.log.Warn("agent lease: read the job's plan", slog.Any("err", err))
+		}
+		if why != "" {
+			// The job fails with the reason; the agent waits for another.
+			if err := s.broker.Closed(context.WithoutCancel(r.Context()), g.Ticket, why); err != nil {
+				s.agentFail(w, r, err)
+				return
+			}
+			ok = false
+		}
 	}
 	if !ok {
 		w.WriteHeader(http.StatusNoContent)

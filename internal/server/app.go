@@ -274,16 +274,20 @@ func Start(ctx context.Context, o Options) (*App, error) {
 			stopAgents()
 			return nil, err
 		}
+		var caps []map[string]string
 		for i := range n {
-			ag, err := agent.New(a.Broker, ex, fmt.Sprintf("builtin-%d", i+1), agent.WithLogger(o.Logger))
+			ag, err := agent.New(a.Broker, ex, fmt.Sprintf("builtin-%d", i+1), agent.WithLogger(o.Logger),
+				agent.WithCapabilities(map[string]string{ServicesCapability: "yes"}))
 			if err != nil {
 				l.Close()
 				stopAgents()
 				return nil, err
 			}
+			caps = append(caps, ag.Capabilities())
 			wg.Add(1)
 			go func() { defer wg.Done(); ag.Run(agentCtx) }()
 		}
+		a.Runner.SetBuiltinAgents(caps)
 	}
 	wg.Add(1)
 	go func() { defer wg.Done(); a.Broker.RunExpiry(sctx, max(ttl/4, 10*time.Millisecond)) }()

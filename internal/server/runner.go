@@ -44,6 +44,8 @@ type Runner struct {
 	log     *slog.Logger
 	// users are conveyor.yaml's user names, which requesters map to.
 	users []string
+	// builtin are the capabilities of the built-in agents.
+	builtin []map[string]string
 
 	// base is the context every run lives in: the server's, not a
 	// request's.
@@ -85,6 +87,12 @@ func (r *Runner) repository(name string) (config.Repository, error) {
 	}
 	return config.Repository{}, fmt.Errorf("repository %q: %w: not in conveyor.yaml (repositories: %s)", name, store.ErrNotFound, strings.Join(names, ", "))
 }
+
+// SetBuiltinAgents gives the runner the capabilities of the server's
+// built-in agents: the jobs whose tasks need the server's services and
+// whose demands a built-in agent meets are sent to them
+// (ServicesCapability).
+func (r *Runner) SetBuiltinAgents(caps []map[string]string) { r.builtin = caps }
 
 // SetUsers gives the runner conveyor.yaml's user names: the requester of a
 // run (a forge's pusher, a pull request's author) is recorded as the user
@@ -175,6 +183,7 @@ func (r *Runner) Start(ctx context.Context, req trigger.Request) (string, error)
 	if err != nil {
 		return "", fmt.Errorf("pipeline %s of %s at %.12s: %w: %w", name, repo.Name, src.commit, ErrBadRequest, err)
 	}
+	routeToServices(p, r.builtin)
 	id, err := r.startPlan(p, engine.Input{
 		Pipeline: name, Repository: repo.URL, RepositoryName: repo.Name, Commit: src.commit, Branch: branch,
 		Event: store.Event(event), TargetBranch: req.TargetBranch, PullRequestID: req.PullRequest,
