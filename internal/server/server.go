@@ -182,7 +182,7 @@ func (s *Server) routeTable() []route {
 		{"GET", "/api/v1/runs/{run}/records", RoleViewer, s.listRecords},
 		{"GET", "/api/v1/runs/{run}/logs", RoleViewer, s.runLogs},
 		{"GET", "/api/v1/runs/{run}/logs/{record}", RoleViewer, s.recordLog},
-		{"GET", "/api/v1/runs/{run}/logs/{record}/stream", RoleViewer, until(s.stopping, s.streamLog)},
+		{"GET", "/api/v1/runs/{run}/logs/{record}/stream", RoleViewer, s.stream(s.streamLog)},
 
 		{"GET", "/api/v1/approvals", RoleViewer, s.listApprovals},
 		{"POST", "/api/v1/approvals/{approval}/approve", RoleApprover, s.decide("approve")},
@@ -307,6 +307,23 @@ func (s *Server) newWork(h http.HandlerFunc) http.HandlerFunc {
 		case <-s.stopping:
 			w.Header().Set("Retry-After", "30")
 			writeError(w, http.StatusServiceUnavailable, "the server is stopping and starts no new runs: try again once it is back")
+			return
+		default:
+		}
+		h(w, r)
+	}
+}
+
+// stream wraps a live log stream: it ends when the server stops
+// accepting work, and a stopping server answers new streams 503 with
+// Retry-After (clients follow again once it is back).
+func (s *Server) stream(h http.HandlerFunc) http.HandlerFunc {
+	h = until(s.stopping, h)
+	return func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-s.stopping:
+			w.Header().Set("Retry-After", "5")
+			writeError(w, http.StatusServiceUnavailable, "the server is stopping: follow the log again once it is back")
 			return
 		default:
 		}

@@ -88,6 +88,15 @@ steps:
 		t.Errorf("webhook while stopping = %d (Retry-After %q), want 503 with Retry-After", resp.StatusCode, resp.Header.Get("Retry-After"))
 	}
 
+	// Live logs are not followed on a stopping server: clients come back.
+	req, _ := http.NewRequestWithContext(t.Context(), "GET", app.URL()+"/api/v1/runs/"+run.ID+"/logs/__default.Job.step1/stream", nil)
+	req.Header.Set("Authorization", "Bearer "+app.AdminToken)
+	if resp, err := http.DefaultClient.Do(req); err != nil {
+		t.Fatal(err)
+	} else if resp.Body.Close(); resp.StatusCode != http.StatusServiceUnavailable {
+		t.Errorf("log stream while stopping = %d, want 503", resp.StatusCode)
+	}
+
 	if err := os.WriteFile(hold, []byte("go\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}

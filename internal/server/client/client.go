@@ -213,18 +213,29 @@ func (c *Client) Retry(ctx context.Context, id string) (Run, error) {
 
 // FollowLog calls fn for each line of a step log from line from, following
 // it live (server-sent events) until the log ends or ctx ends. A dropped
-// connection is resumed after the last line received.
+// connection, or a server that is stopping or restarting, is resumed after
+// the last line received, after a pause that grows from 100 ms to 5 s
+// while nothing comes.
 func (c *Client) FollowLog(ctx context.Context, runID, record string, from int64, fn func(LogLine) error) error {
 	last := from - 1
+	pause := 100 * time.Millisecond
 	for {
+		before := last
 		done, err := c.followOnce(ctx, runID, record, &last, fn)
 		if done || ctx.Err() != nil {
 			return err
 		}
-		var e *Error
-		if errors.As(err, &e) {
-			return err
+		if last != before {
+			pause = 100 * time.Millisecond
 		}
+		t := time.NewTimer(pause)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		case <-t.C:
+		}
+		pause = min(2*pause, 5*time.Second)
 	}
 }
 
@@ -245,7 +256,8 @@ func (c *Client) followOnce(ctx context.Context, runID, record string, last *int
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-		return true, &Error{Status: resp.StatusCode, Message: strings.TrimSpace(string(b))}
+		// A stopping server: follow again once it is back.
+		return resp.StatusCode != http.StatusServiceUnavailable, &Error{Status: resp.StatusCode, Message: strings.TrimSpace(string(b))}
 	}
 	sc := bufio.NewScanner(resp.Body)
 	sc.Buffer(make([]byte, 64<<10), 16<<20)
