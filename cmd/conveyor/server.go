@@ -14,7 +14,7 @@ import (
 
 func newServerCmd() *cobra.Command {
 	var (
-		cfgFile, data, listen, database, logLevel string
+		cfgFile, data, listen, database, logLevel, publicURL string
 		grace, leaseTTL                           time.Duration
 		localAgents                               int
 	)
@@ -46,7 +46,7 @@ start; runs of a killed server resume too.`,
 			}
 			log := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: level}))
 			app, err := server.Start(ctx, server.Options{Config: cfg, DataDir: data, Listen: listen, Database: database,
-				Logger: log, Grace: grace, LeaseTTL: leaseTTL, LocalAgents: localAgents})
+				Logger: log, Grace: grace, LeaseTTL: leaseTTL, LocalAgents: localAgents, PublicURL: publicURL})
 			if err != nil {
 				return err
 			}
@@ -66,6 +66,7 @@ start; runs of a killed server resume too.`,
 	f.DurationVar(&leaseTTL, "lease-ttl", 30*time.Second, "how long an agent keeps a job without a heartbeat")
 	f.IntVar(&localAgents, "local-agents", 0, "jobs the built-in agent runs at once (default: the number of CPUs; -1: none)")
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	f.StringVar(&publicURL, "public-url", "", "the server's URL as people reach it, for links in commit statuses (default: the --listen address)")
 	return cmd
 }
 

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -143,6 +144,11 @@ func Start(ctx context.Context, o Options) (*App, error) {
 	}
 	if o.Config == nil {
 		o.Config = config.Default()
+	}
+	if o.PublicURL != "" {
+		if u, err := url.Parse(o.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return nil, fmt.Errorf("server: public URL %q: want http(s)://host[:port][/path]", o.PublicURL)
+		}
 	}
 	if o.Listen == "" {
 		o.Listen = "127.0.0.1:8080"
