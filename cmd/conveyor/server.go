@@ -15,8 +15,8 @@ import (
 func newServerCmd() *cobra.Command {
 	var (
 		cfgFile, data, listen, database, logLevel, publicURL string
-		grace, leaseTTL                           time.Duration
-		localAgents                               int
+		grace, leaseTTL                                      time.Duration
+		localAgents                                          int
 	)
 	cmd := &cobra.Command{
 		Use:   "server",
