@@ -31,8 +31,23 @@ func git(ctx context.Context, dir string, args ...string) (string, error) {
 }
 
 // checkout returns the tree of commit (or of branch's head, or of the
-// default branch's) of repo, fetching the mirror when it lacks it.
-func (g *gitCache) checkout(ctx context.Context, repo config.Repository, branch, commit string) (sourceTree, error) {
+// default branch's) of repo, fetching the mirror when it lacks it. A
+// commit on a branch that the local repository local (the trigger's
+// mirror; may be "") has is read from there, without a fetch.
+func (g *gitCache) checkout(ctx context.Context, repo config.Repository, branch, commit, local string) (sourceTree, error) {
+	if local != "" && branch != "" && len(commit) == 40 && hasCommit(ctx, local, commit) {
+		if !strings.HasPrefix(branch, "refs/") {
+			branch = "refs/heads/" + branch
+		}
+		dir := filepath.Join(g.sources, commit)
+		if _, err := os.Stat(dir); err == nil {
+			return sourceTree{dir: dir, commit: commit, branch: branch}, nil
+		}
+		if err := g.export(ctx, local, commit, dir); err == nil {
+			return sourceTree{dir: dir, commit: commit, branch: branch}, nil
+		}
+		// Fall back on the runner's own mirror.
+	}
 	unlock := g.lock(repo.Name)
 	defer unlock()
 	mirror := filepath.Join(g.repos, url.PathEscape(repo.Name)+".git")

@@ -150,7 +150,7 @@ func (r *Runner) Start(ctx context.Context, req trigger.Request) (string, error)
 	if name == "" {
 		name = strings.TrimSuffix(path.Base(file), path.Ext(file))
 	}
-	src, err := r.git.checkout(ctx, repo, req.Branch, req.Commit)
+	src, err := r.git.checkout(ctx, repo, req.Branch, req.Commit, req.GitDir)
 	if err != nil {
 		return "", err
 	}

@@ -91,7 +91,7 @@ func (d *Dispatcher) CompletionRequests(ctx context.Context, run CompletedRun) (
 				Repository: repo.Name, Pipeline: name, File: file, Event: pipeline.EventPipeline,
 				Commit: commit, Branch: branch, Title: fmt.Sprintf("%s %s completed", run.Pipeline, cmpOr(run.RunName, run.RunID)),
 				Requester: run.Requester, Reason: fmt.Sprintf("pipeline %s run %s %s", run.Pipeline, run.RunID, run.Result),
-				Resources: resources,
+				Resources: resources, GitDir: dir,
 			})
 		}
 	}

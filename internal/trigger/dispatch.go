@@ -231,6 +231,7 @@ func (d *Dispatcher) push(ctx context.Context, repo config.Repository, ev Event)
 			Repository: repo.Name, Pipeline: name, File: file, Event: pipeline.EventPush,
 			Commit: ev.After, Branch: ev.Ref, Title: ev.Title, Requester: ev.Requester,
 			Reason: fmt.Sprintf("push to %s by %s", ev.Ref, cmpOr(ev.Requester, "unknown")), DeliveryID: ev.DeliveryID,
+			GitDir: dir,
 		}
 		if p.Triggers.CI != nil && p.Triggers.CI.Batch && d.o.active != nil {
 			batched, err := d.batch(ctx, req)
@@ -336,6 +337,7 @@ func (d *Dispatcher) pull(ctx context.Context, repo config.Repository, ev Event)
 			Commit: ev.Commit, Branch: ev.SourceBranch, TargetBranch: ev.TargetBranch, PullRequest: ev.Number,
 			Title: ev.Title, Requester: ev.Requester, DeliveryID: ev.DeliveryID,
 			Reason: fmt.Sprintf("pull request %d %s by %s", ev.Number, ev.Action, cmpOr(ev.Requester, "unknown")),
+			GitDir: dir,
 		}
 		id, err := d.starter.Start(ctx, req)
 		if err != nil {

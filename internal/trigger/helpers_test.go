@@ -127,11 +127,16 @@ type recorder struct {
 	requests []Request
 	cancels  []string
 	active   bool
+	gitDirs  []string // GitDir of each request
 }
 
 func (r *recorder) Start(_ context.Context, req Request) (string, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	// Where the commit can be read is checked on its own
+	// (TestRequestsSayWhereTheCommitIs); requests are compared without it.
+	r.gitDirs = append(r.gitDirs, req.GitDir)
+	req.GitDir = ""
 	r.requests = append(r.requests, req)
 	return fmt.Sprintf("run-%d", len(r.requests)), nil
 }

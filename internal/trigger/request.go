@@ -42,6 +42,11 @@ type Request struct {
 	// Resources are the pipeline resources that triggered this run, by
 	// alias (resources.pipelines).
 	Resources map[string]PipelineResource
+	// GitDir is a local git repository that has Commit (the trigger's
+	// mirror), which a Starter may read the commit from instead of
+	// fetching it again; "" when none. It may have been pruned since: a
+	// Starter checks.
+	GitDir string `json:",omitempty"`
 }
 
 // PipelineResource is the run of another pipeline that a pipeline resource

@@ -276,6 +276,12 @@ func TestCompletionRequests(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	for i := range got {
+		if !hasCommit(t.Context(), got[i].GitDir, head) {
+			t.Errorf("request %d: GitDir %q lacks the commit %s", i, got[i].GitDir, head)
+		}
+		got[i].GitDir = ""
+	}
 	want := []Request{{Repository: "webapp", Pipeline: "cd", File: "cd.yml", Event: "pipeline", Commit: head,
 		Branch: "refs/heads/main", Title: "ci 20260101.1 completed", Requester: "ann", Reason: "pipeline ci run 01J succeeded",
 		Resources: map[string]PipelineResource{"build": {Pipeline: "ci", RunID: "01J", RunName: "20260101.1",
