@@ -2,6 +2,8 @@ package task
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"math"
@@ -344,6 +346,14 @@ func (k *manifestRun) deploy(ctx context.Context) (Result, error) {
 		what = "Canary deployed"
 	}
 	k.addSummary(what, req, res)
+	// What was applied, for an approval later in the run to release
+	// exactly that (approval.ReleaseOf reads manifestsHash outputs).
+	if len(res.Revision.Manifests) > 0 && k.env.SetVariable != nil {
+		sum := sha256.Sum256(res.Revision.Manifests)
+		if err := k.env.SetVariable("manifestsHash", "sha256:"+hex.EncodeToString(sum[:]), VarOptions{Output: true}); err != nil {
+			return Result{}, err
+		}
+	}
 	return Result{Status: Succeeded, Message: summary(res)}, nil
 }
 
