@@ -82,15 +82,17 @@ type App struct {
 	// AdminToken is the admin token created at the first start ("" later).
 	AdminToken string
 
-	addr    net.Addr
-	poller  *trigger.Poller
-	rt      *services.Runtime
-	log     *slog.Logger
-	grace   time.Duration
-	cancel  context.CancelFunc
-	done    chan struct{}
-	err     error
-	closeMu sync.Once
+	addr       net.Addr
+	poller     *trigger.Poller
+	dispatcher *trigger.Dispatcher
+	statuses   *statusReporter
+	rt         *services.Runtime
+	log        *slog.Logger
+	grace      time.Duration
+	cancel     context.CancelFunc
+	done       chan struct{}
+	err        error
+	closeMu    sync.Once
 }
 
 // Addr is where the API listens.
@@ -179,7 +181,9 @@ func Start(ctx context.Context, o Options) (*App, error) {
 		return nil, err
 	}
 	a.Metrics = NewMetrics(a.Broker.QueueDepth)
-	observers := fanout{a.Metrics, newLatencyObserver(a.Metrics)}
+	// Commit statuses go to the forge of each repository that names one.
+	a.statuses = newStatusReporter(o.Config, func(id string) string { return a.URL() + "/api/v1/runs/" + id }, o.Logger)
+	observers := fanout{a.Metrics, newLatencyObserver(a.Metrics), a.statuses}
 	if o.Observer != nil {
 		observers = append(observers, o.Observer)
 	}
@@ -220,6 +224,12 @@ func Start(ctx context.Context, o Options) (*App, error) {
 	for p, h := range hs {
 		sopts = append(sopts, WithWebhook(p, h))
 	}
+	// A completed run starts what its completion triggers (CI → CD).
+	chain := &chainer{st: a.Store, log: o.Logger}
+	if a.dispatcher != nil {
+		chain.fin = a.dispatcher
+	}
+	a.Runner.OnEnd(chain.ended)
 	if a.Server, err = New(a.Store, a.Runner, a.Broker, sopts...); err != nil {
 		return nil, err
 	}
@@ -257,6 +267,8 @@ func Start(ctx context.Context, o Options) (*App, error) {
 	}
 	wg.Add(1)
 	go func() { defer wg.Done(); a.Broker.RunExpiry(sctx, max(ttl/4, 10*time.Millisecond)) }()
+	wg.Add(1)
+	go func() { defer wg.Done(); a.statuses.run(agentCtx) }()
 
 	// What a previous process left running continues here.
 	if o.Resume != nil {
@@ -436,6 +448,7 @@ func (a *App) triggers(data string) func(*Runner, *config.Config) (map[string]We
 		if err != nil {
 			return nil, err
 		}
+		a.dispatcher = d
 		w := trigger.NewWebhooks(d, a.Store)
 		a.poller = trigger.NewPoller(d, a.Store, trigger.RealTicker)
 		return map[string]WebhookHandler{

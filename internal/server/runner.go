@@ -47,11 +47,29 @@ type Runner struct {
 	// request's.
 	base context.Context
 
-	mu      sync.Mutex
-	cancels map[string]context.CancelFunc
-	prs     map[string]int // run → pull request number, of PR runs started here
-	wg      sync.WaitGroup
+	mu         sync.Mutex
+	cancels    map[string]context.CancelFunc
+	prs        map[string]int    // run → pull request number, of PR runs started here
+	requesters map[string]string // run → who asked for it, of runs started here
+	onEnd      func(context.Context, EndedRun)
+	wg         sync.WaitGroup
 }
+
+// EndedRun is a run that completed, as the runner's end hook sees it.
+type EndedRun struct {
+	Run store.Run
+	// RepositoryName is the repository's name in conveyor.yaml ("" when
+	// the run's repository is no longer configured).
+	RepositoryName string
+	// Requester is who asked for the run ("" for a run resumed after a
+	// restart whose request is not known any more).
+	Requester string
+}
+
+// OnEnd sets what the runner calls, in its base context, after each run
+// it executes has completed: completion triggers and forge statuses hang
+// there. Call it before the first run starts.
+func (r *Runner) OnEnd(fn func(context.Context, EndedRun)) { r.onEnd = fn }
 
 var _ trigger.Starter = (*Runner)(nil)
 
@@ -62,7 +80,7 @@ func NewRunner(base context.Context, eng Engine, st RunStore, repos []config.Rep
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &Runner{eng: eng, st: st, repos: repos, dataDir: dataDir, log: log, base: base,
-		git: newGitCache(filepath.Join(dataDir, "repos"), filepath.Join(dataDir, "sources")), cancels: map[string]context.CancelFunc{}, prs: map[string]int{}}
+		git: newGitCache(filepath.Join(dataDir, "repos"), filepath.Join(dataDir, "sources")), cancels: map[string]context.CancelFunc{}, prs: map[string]int{}, requesters: map[string]string{}}
 }
 
 // repository finds the configured repository named name (any one when
@@ -152,9 +170,12 @@ func (r *Runner) Start(ctx context.Context, req trigger.Request) (string, error)
 		Event: store.Event(event), TargetBranch: req.TargetBranch, PullRequestID: req.PullRequest,
 		Variables: vars, RequestedFor: req.Requester,
 	})
-	if err == nil && req.PullRequest > 0 {
+	if err == nil {
 		r.mu.Lock()
-		r.prs[id] = req.PullRequest
+		if req.PullRequest > 0 {
+			r.prs[id] = req.PullRequest
+		}
+		r.requesters[id] = req.Requester
 		r.mu.Unlock()
 	}
 	return id, err
@@ -187,11 +208,31 @@ func (r *Runner) track(st *engine.Started, cancel context.CancelFunc) {
 		r.mu.Lock()
 		delete(r.cancels, st.RunID)
 		delete(r.prs, st.RunID)
+		requester := r.requesters[st.RunID]
+		delete(r.requesters, st.RunID)
 		r.mu.Unlock()
 		if cancel != nil {
 			cancel()
 		}
 		r.log.Info("run ended", slog.String("run", out.RunID), slog.String("result", string(out.Result)))
+		if r.onEnd == nil {
+			return
+		}
+		run, err := r.st.GetRun(r.base, st.RunID)
+		if err != nil {
+			r.log.Error("read the ended run", slog.String("run", st.RunID), slog.Any("err", err))
+			return
+		}
+		if run.State != store.StateCompleted {
+			return // the server stops: the run resumes at the next start
+		}
+		name := ""
+		for _, repo := range r.repos {
+			if repo.URL == run.Repository {
+				name = repo.Name
+			}
+		}
+		r.onEnd(r.base, EndedRun{Run: run, RepositoryName: name, Requester: requester})
 	}()
 }
 
