@@ -635,10 +635,13 @@ func newRunsCmd() *cobra.Command {
 			}
 			for _, s := range recordTree(recs) {
 				fmt.Fprintf(w, "%s: %s (%s)\n", s.Name, orDash(string(s.Result)), s.Duration)
+				writeIssues(w, "  ", s.Issues)
 				for _, j := range s.Jobs {
 					fmt.Fprintf(w, "  %s: %s (%s)\n", j.Name, orDash(string(j.Result)), j.Duration)
+					writeIssues(w, "    ", j.Issues)
 					for _, step := range j.Steps {
 						fmt.Fprintf(w, "    %s: %s (%s)\n", orDash(step.DisplayName), orDash(string(step.Result)), step.Duration)
+						writeIssues(w, "      ", step.Issues)
 					}
 				}
 			}
@@ -756,6 +759,14 @@ func newRunsCmd() *cobra.Command {
 	cmd.AddCommand(list, show, logs, cancel, retry)
 	addServerMode(cmd)
 	return cmd
+}
+
+// writeIssues prints a record's errors and warnings under it, so that a
+// failed record says why.
+func writeIssues(w io.Writer, indent string, issues []store.Issue) {
+	for _, is := range issues {
+		fmt.Fprintf(w, "%s%s: %s\n", indent, is.Type, is.Message)
+	}
 }
 
 func orDash(s string) string {
