@@ -86,6 +86,7 @@ func printDemoSummary(w io.Writer, s *demo.Summary, keep bool) {
 	tw.Flush()
 	fmt.Fprintf(w, "\nMerge → production: %s (without the %s approval wait)\n", s.MergeToProduction.Round(time.Millisecond), s.ApprovalWait.Round(time.Millisecond))
 	fmt.Fprintf(w, "Acceptance tests passed on staging before the approval was requested: %v\n", s.AcceptanceBeforeApproval)
+	fmt.Fprintf(w, "Acceptance tests passed on production after its deploy: %v\n", s.ProductionVerified)
 	fmt.Fprintf(w, "Approval recorded in the audit log: %v\n", s.ApprovalAudited)
 	if keep {
 		fmt.Fprintf(w, "\nServer: %s (data %s)\n  CONVEYOR_TOKEN=$(cat %s/admin-token) conveyor runs list --server %s\n", s.ServerURL, s.DataDir, s.DataDir, s.ServerURL)

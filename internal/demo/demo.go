@@ -13,10 +13,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
 
+	"conveyor.dev/conveyor/examples"
 	"conveyor.dev/conveyor/internal/kubeenv"
 )
 
@@ -75,6 +77,9 @@ type Summary struct {
 	// AcceptanceBeforeApproval is true when staging's acceptance tests had
 	// finished before the production approval was requested.
 	AcceptanceBeforeApproval bool
+	// ProductionVerified is true when the acceptance tests passed against
+	// production after its deploy.
+	ProductionVerified bool
 	// ApprovalAudited is true when the audit log holds the approval.
 	ApprovalAudited                bool
 	ServerURL, DataDir, AdminToken string
@@ -112,19 +117,18 @@ type demo struct {
 	o      Options
 	say    func(format string, a ...any)
 	server *exec.Cmd
+	exited chan error // receives the server's exit, once
 	sum    Summary
 }
 
 func (d *demo) cleanup() {
 	if d.server != nil && d.server.Process != nil {
 		_ = d.server.Process.Signal(syscall.SIGTERM)
-		done := make(chan struct{})
-		go func() { _ = d.server.Wait(); close(done) }()
 		select {
-		case <-done:
+		case <-d.exited:
 		case <-time.After(15 * time.Second):
 			_ = d.server.Process.Kill()
-			<-done
+			<-d.exited
 		}
 	}
 	if _, err := kubeenv.Down(context.Background(), d.o.ClusterState); err != nil {
@@ -228,12 +232,15 @@ func (d *demo) run(ctx context.Context) (*Summary, error) {
 	if err != nil {
 		return nil, err
 	}
-	d.sum.AcceptanceBeforeApproval = d.acceptanceDone(ctx, api, cd.ID, pending.CreatedAt)
+	d.sum.AcceptanceBeforeApproval = d.acceptanceDone(ctx, api, cd.ID, "Acceptance", pending.CreatedAt)
 	waitStart := time.Now()
 	var digests []string
 	for _, v := range pending.Release.Digests {
-		digests = append(digests, v)
+		if !slices.Contains(digests, v) {
+			digests = append(digests, v)
+		}
 	}
+	slices.Sort(digests)
 	d.say("CD run %d waits for the production approval of %s (releases %s)", cd.Number, pending.Environment, strings.Join(digests, ", "))
 	if err := api.as(devToken).decide(ctx, pending.ID, "approve", "I wrote it, ship it"); err == nil {
 		return &d.sum, errors.New("demo: the requester's own approval was accepted although production has requesterCannotApprove")
@@ -260,6 +267,7 @@ func (d *demo) run(ctx context.Context) (*Summary, error) {
 	if cd.Result != "succeeded" {
 		return &d.sum, fmt.Errorf("demo: the CD pipeline %s: %s", cd.ID, cd.Result)
 	}
+	d.sum.ProductionVerified = d.acceptanceDone(ctx, api, cd.ID, "VerifyProduction", time.Time{})
 	if err := d.inspect(ctx, api, ci, cd, up.Kubeconfig); err != nil {
 		return &d.sum, err
 	}
@@ -326,16 +334,16 @@ func (d *demo) pendingApproval(ctx context.Context, api *client, runID string) (
 	return approval{}, fmt.Errorf("demo: run %s waits but has no pending approval", runID)
 }
 
-// acceptanceDone reports whether the CD run's Acceptance job succeeded
-// before t.
-func (d *demo) acceptanceDone(ctx context.Context, api *client, runID string, t time.Time) bool {
+// acceptanceDone reports whether the CD run's job succeeded before t
+// (any time when t is zero).
+func (d *demo) acceptanceDone(ctx context.Context, api *client, runID, job string, t time.Time) bool {
 	recs, err := api.records(ctx, runID)
 	if err != nil {
 		return false
 	}
 	for _, r := range recs {
-		if r.Type == "job" && r.Name == "Acceptance" {
-			return r.Result == "succeeded" && !r.FinishedAt.IsZero() && !r.FinishedAt.After(t)
+		if r.Type == "job" && r.Name == job {
+			return r.Result == "succeeded" && !r.FinishedAt.IsZero() && (t.IsZero() || !r.FinishedAt.After(t))
 		}
 	}
 	return false
@@ -368,6 +376,27 @@ func (d *demo) startServer(ctx context.Context, r *repo, kubeconfig, data, secre
 	if err := os.WriteFile(cfgPath, []byte(text), 0o600); err != nil {
 		return "", err
 	}
+	// The integration tests' secret, in the server's embedded vault (the
+	// variable group webapp-integration links it).
+	set := exec.CommandContext(ctx, d.o.Exe, "secret", "set", "admin-token", "--data", data)
+	set.Stdin = strings.NewReader(randomHex(16) + "\n")
+	if out, err := set.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("demo: store the integration tests' secret in the vault: %w: %s", err, out)
+	}
+	// The signing key CI signs with and CD verifies with, made the way a
+	// user would, into the same vault.
+	keygen := exec.CommandContext(ctx, d.o.Exe, "sign", "generate-key-pair", "--key", "vault://default/cosign-key", "--data", data, "--pub", filepath.Join(d.o.Dir, "cosign.pub"))
+	if out, err := keygen.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("demo: make the signing key: %w: %s", err, out)
+	}
+	// The image scan's database: osv.dev is not fetched (the demo must run
+	// offline and give the same result each time); a few real advisories
+	// stand in for it.
+	n, err := examples.SampleVulnDB(filepath.Join(data, "vulndb"))
+	if err != nil {
+		return "", fmt.Errorf("demo: %w", err)
+	}
+	d.say("Vault: integration secret and signing key stored; vulnerability database: %d sample advisories (conveyor vulndb update fetches osv.dev's)", n)
 	addr, err := freeAddr()
 	if err != nil {
 		return "", err
@@ -391,6 +420,7 @@ func (d *demo) startServer(ctx context.Context, r *repo, kubeconfig, data, secre
 	d.server = cmd
 	url := "http://" + addr
 	exited := make(chan error, 1)
+	d.exited = exited
 	go func() { exited <- cmd.Wait() }()
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
@@ -400,9 +430,6 @@ func (d *demo) startServer(ctx context.Context, r *repo, kubeconfig, data, secre
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
-				// Let cleanup wait on the same process.
-				d.server = &exec.Cmd{Process: cmd.Process}
-				go func() { <-exited }()
 				return url, nil
 			}
 		}
