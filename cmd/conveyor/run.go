@@ -530,22 +530,34 @@ func openLocalStore(ctx context.Context, flag string) (*store.SQLite, error) {
 	return st, nil
 }
 
+// openRun opens the local store and finds run ref in it. The caller must
+// Close the store.
+func openRun(ctx context.Context, data, ref string) (*store.SQLite, store.Run, error) {
+	st, err := openLocalStore(ctx, data)
+	if err != nil {
+		return nil, store.Run{}, err
+	}
+	r, err := findRun(ctx, st, ref)
+	if err != nil {
+		st.Close()
+		return nil, store.Run{}, err
+	}
+	return st, r, nil
+}
+
 // openRunRecords opens the local store and reads run ref with its timeline
 // records. The caller must Close the store.
 func openRunRecords(ctx context.Context, data, ref string) (*store.SQLite, store.Run, []store.Record, error) {
-	st, err := openLocalStore(ctx, data)
+	st, r, err := openRun(ctx, data, ref)
 	if err != nil {
 		return nil, store.Run{}, nil, err
 	}
-	r, err := findRun(ctx, st, ref)
-	if err == nil {
-		var recs []store.Record
-		if recs, err = st.ListRecords(ctx, r.ID); err == nil {
-			return st, r, recs, nil
-		}
+	recs, err := st.ListRecords(ctx, r.ID)
+	if err != nil {
+		st.Close()
+		return nil, store.Run{}, nil, err
 	}
-	st.Close()
-	return nil, store.Run{}, nil, err
+	return st, r, recs, nil
 }
 
 // findRun resolves RUN: a run ID, or a run number (of the only pipeline, or
@@ -686,16 +698,11 @@ func newRunsCmd() *cobra.Command {
 		Short: "Cancel a run (a local run is sent SIGINT, as Ctrl-C does)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := cmd.Context()
-			st, err := openLocalStore(ctx, data)
+			st, r, err := openRun(cmd.Context(), data, args[0])
 			if err != nil {
 				return err
 			}
 			defer st.Close()
-			r, err := findRun(ctx, st, args[0])
-			if err != nil {
-				return err
-			}
 			if r.State == store.StateCompleted {
 				return &exitError{code: exitBadUser, err: fmt.Errorf("run %s already ended: %s", r.ID, r.Result)}
 			}
@@ -722,15 +729,11 @@ func newRunsCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			st, err := openLocalStore(ctx, data)
+			st, r, err := openRun(ctx, data, args[0])
 			if err != nil {
 				return err
 			}
-			r, err := findRun(ctx, st, args[0])
 			st.Close()
-			if err != nil {
-				return err
-			}
 			var p plan.Plan
 			if err := json.Unmarshal(r.Plan, &p); err != nil {
 				return fmt.Errorf("retry run %s: its plan: %w", r.ID, err)
