@@ -20,6 +20,7 @@ import (
 
 	"conveyor.dev/conveyor/examples"
 	"conveyor.dev/conveyor/internal/kubeenv"
+	"conveyor.dev/conveyor/internal/server/client"
 )
 
 // Options configure a demo run.
@@ -163,16 +164,19 @@ func (d *demo) run(ctx context.Context) (*Summary, error) {
 		return nil, fmt.Errorf("demo: the server wrote no admin token: %w", err)
 	}
 	d.sum.AdminToken = strings.TrimSpace(string(admin))
-	api := &client{base: url, token: d.sum.AdminToken, http: &http.Client{Timeout: 30 * time.Second}}
-	approverToken, err := api.createToken(ctx, "ops-lead", "approver")
+	api, err := client.New(url, d.sum.AdminToken)
 	if err != nil {
 		return nil, err
 	}
-	devToken, err := api.createToken(ctx, "dev", "approver")
+	approverToken, err := api.CreateToken(ctx, "ops-lead", "approver")
 	if err != nil {
 		return nil, err
 	}
-	hook := &forge{url: url + "/webhooks/gitea", secret: secret, cloneURL: r.bare, client: api.http}
+	devToken, err := api.CreateToken(ctx, "dev", "approver")
+	if err != nil {
+		return nil, err
+	}
+	hook := &forge{url: url + "/webhooks/gitea", secret: secret, cloneURL: r.bare, client: &http.Client{Timeout: 30 * time.Second}}
 	d.say("Server %s up in %s", url, time.Since(start).Round(time.Millisecond))
 
 	// The pull request.
@@ -189,7 +193,7 @@ func (d *demo) run(ctx context.Context) (*Summary, error) {
 		return nil, err
 	}
 	d.say("Pull request #1 opened (feature/greeting → main): the PR pipeline runs")
-	pr, err := d.waitRun(ctx, api, "pr", since, func(r run) bool { return r.State == "completed" })
+	pr, err := d.waitRun(ctx, api, "pr", since, func(r client.Run) bool { return r.State == "completed" })
 	if err != nil {
 		return nil, err
 	}
@@ -212,7 +216,7 @@ func (d *demo) run(ctx context.Context) (*Summary, error) {
 		return nil, err
 	}
 	d.say("Merged to main (%.12s): CI runs, then CD", after)
-	ci, err := d.waitRun(ctx, api, "ci", merged, func(r run) bool { return r.State == "completed" })
+	ci, err := d.waitRun(ctx, api, "ci", merged, func(r client.Run) bool { return r.State == "completed" })
 	if err != nil {
 		return nil, err
 	}
@@ -220,7 +224,7 @@ func (d *demo) run(ctx context.Context) (*Summary, error) {
 	if ci.Result != "succeeded" {
 		return &d.sum, fmt.Errorf("demo: the CI pipeline %s: %s", ci.ID, ci.Result)
 	}
-	cd, err := d.waitRun(ctx, api, "cd", merged, func(r run) bool { return r.State == "waiting" || r.State == "completed" })
+	cd, err := d.waitRun(ctx, api, "cd", merged, func(r client.Run) bool { return r.State == "waiting" || r.State == "completed" })
 	if err != nil {
 		return nil, err
 	}
@@ -242,23 +246,23 @@ func (d *demo) run(ctx context.Context) (*Summary, error) {
 	}
 	slices.Sort(digests)
 	d.say("CD run %d waits for the production approval of %s (releases %s)", cd.Number, pending.Environment, strings.Join(digests, ", "))
-	if err := api.as(devToken).decide(ctx, pending.ID, "approve", "I wrote it, ship it"); err == nil {
+	if _, err := api.As(devToken).Decide(ctx, pending.ID, "approve", "I wrote it, ship it"); err == nil {
 		return &d.sum, errors.New("demo: the requester's own approval was accepted although production has requesterCannotApprove")
 	} else {
 		d.say("The requester (dev) may not approve: %v", shortErr(err))
 	}
 	if !d.o.Yes && !d.confirm("Approve the production deployment as ops-lead? [y/N] ") {
-		if err := api.as(approverToken).decide(ctx, pending.ID, "reject", "rejected at the demo prompt"); err != nil {
+		if _, err := api.As(approverToken).Decide(ctx, pending.ID, "reject", "rejected at the demo prompt"); err != nil {
 			return nil, err
 		}
 		return &d.sum, errors.New("demo: production deployment rejected")
 	}
-	if err := api.as(approverToken).decide(ctx, pending.ID, "approve", "acceptance tests passed on staging"); err != nil {
+	if _, err := api.As(approverToken).Decide(ctx, pending.ID, "approve", "acceptance tests passed on staging"); err != nil {
 		return nil, err
 	}
 	d.sum.ApprovalWait = time.Since(waitStart)
 	d.say("Approved by ops-lead: promoting to prod and deploying to production")
-	cd, err = d.waitRun(ctx, api, "cd", merged, func(r run) bool { return r.State == "completed" })
+	cd, err = d.waitRun(ctx, api, "cd", merged, func(r client.Run) bool { return r.State == "completed" })
 	if err != nil {
 		return nil, err
 	}
@@ -271,7 +275,7 @@ func (d *demo) run(ctx context.Context) (*Summary, error) {
 	if err := d.inspect(ctx, api, ci, cd, up.Kubeconfig); err != nil {
 		return &d.sum, err
 	}
-	if entries, err := api.audit(ctx); err == nil {
+	if entries, err := api.Audit(ctx, 0); err == nil {
 		for _, e := range entries {
 			if e.Actor == "ops-lead" && e.RunID == cd.ID && strings.Contains(strings.ToLower(e.Action), "approve") {
 				d.sum.ApprovalAudited = true
@@ -282,24 +286,24 @@ func (d *demo) run(ctx context.Context) (*Summary, error) {
 }
 
 // record adds a finished run to the summary.
-func (d *demo) record(r run) {
+func (d *demo) record(r client.Run) {
 	d.sum.Pipelines = append(d.sum.Pipelines, PipelineResult{Pipeline: r.Pipeline, RunID: r.ID, Result: r.Result, Duration: r.FinishedAt.Sub(r.CreatedAt)})
 	d.say("%s run %d: %s in %s", r.Pipeline, r.Number, r.Result, r.FinishedAt.Sub(r.CreatedAt).Round(time.Millisecond))
 }
 
 // waitRun waits for the newest run of pipeline created after since to
 // satisfy done, polling the API.
-func (d *demo) waitRun(ctx context.Context, api *client, pipeline string, since time.Time, done func(run) bool) (run, error) {
+func (d *demo) waitRun(ctx context.Context, api *client.Client, pipeline string, since time.Time, done func(client.Run) bool) (client.Run, error) {
 	ctx, cancel := context.WithTimeout(ctx, d.o.Timeout)
 	defer cancel()
 	tick := time.NewTicker(200 * time.Millisecond)
 	defer tick.Stop()
 	for {
-		runs, err := api.runs(ctx)
+		runs, err := api.ListRuns(ctx, client.RunFilter{})
 		if err != nil && ctx.Err() == nil {
-			return run{}, err
+			return client.Run{}, err
 		}
-		var newest *run
+		var newest *client.Run
 		for i := range runs {
 			r := &runs[i]
 			if r.Pipeline == pipeline && !r.CreatedAt.Before(since.Add(-time.Second)) && (newest == nil || r.CreatedAt.After(newest.CreatedAt)) {
@@ -315,29 +319,29 @@ func (d *demo) waitRun(ctx context.Context, api *client, pipeline string, since 
 			if newest != nil {
 				state = fmt.Sprintf("run %s is %s", newest.ID, newest.State)
 			}
-			return run{}, fmt.Errorf("demo: waiting for pipeline %s: %s after %s", pipeline, state, d.o.Timeout)
+			return client.Run{}, fmt.Errorf("demo: waiting for pipeline %s: %s after %s", pipeline, state, d.o.Timeout)
 		case <-tick.C:
 		}
 	}
 }
 
-func (d *demo) pendingApproval(ctx context.Context, api *client, runID string) (approval, error) {
-	as, err := api.approvals(ctx)
+func (d *demo) pendingApproval(ctx context.Context, api *client.Client, runID string) (client.Approval, error) {
+	as, err := api.ListApprovals(ctx, runID, "pending")
 	if err != nil {
-		return approval{}, err
+		return client.Approval{}, err
 	}
 	for _, a := range as {
 		if a.RunID == runID && a.State == "pending" {
 			return a, nil
 		}
 	}
-	return approval{}, fmt.Errorf("demo: run %s waits but has no pending approval", runID)
+	return client.Approval{}, fmt.Errorf("demo: run %s waits but has no pending approval", runID)
 }
 
 // acceptanceDone reports whether the CD run's job succeeded before t
 // (any time when t is zero).
-func (d *demo) acceptanceDone(ctx context.Context, api *client, runID, job string, t time.Time) bool {
-	recs, err := api.records(ctx, runID)
+func (d *demo) acceptanceDone(ctx context.Context, api *client.Client, runID, job string, t time.Time) bool {
+	recs, err := api.Records(ctx, runID)
 	if err != nil {
 		return false
 	}
@@ -471,9 +475,9 @@ func tail(s string, n int) string {
 }
 
 func shortErr(err error) string {
-	var ae *apiError
+	var ae *client.Error
 	if errors.As(err, &ae) {
-		return fmt.Sprintf("%d %s", ae.Status, ae.Body)
+		return fmt.Sprintf("%d %s", ae.Status, ae.Message)
 	}
 	return err.Error()
 }
