@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/term"
 
 	"conveyor.dev/conveyor/internal/demo"
 )
@@ -39,6 +40,9 @@ and print a summary. --keep leaves the cluster and the server running.`,
 			o.Exe = exe
 			o.Out = cmd.ErrOrStderr()
 			o.In = cmd.InOrStdin()
+			if f, ok := o.In.(*os.File); ok && !o.Yes && !term.IsTerminal(int(f.Fd())) {
+				return usageError("demo: no terminal to ask for the production approval on: pass --yes to approve it on your own")
+			}
 			sum, err := demo.Run(cmd.Context(), o)
 			if sum != nil {
 				if output == "json" {

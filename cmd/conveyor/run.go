@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/term"
 
 	"conveyor.dev/conveyor/internal/approval"
 	"conveyor.dev/conveyor/internal/config"
@@ -351,11 +352,7 @@ func writeRunJSON(w io.Writer, out *engine.Outcome, recs []store.Record) error {
 // isTerminal reports whether w is a terminal.
 func isTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
-	if !ok {
-		return false
-	}
-	st, err := f.Stat()
-	return err == nil && st.Mode()&os.ModeCharDevice != 0
+	return ok && term.IsTerminal(int(f.Fd()))
 }
 
 // liveView prints the progress of a run: a line per stage, job and step as
