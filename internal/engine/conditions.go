@@ -93,7 +93,10 @@ func (g *graphStatus) status(name string, args []string) (bool, error) {
 	default:
 		return false, fmt.Errorf("unknown status function %s", name)
 	}
-	if g.canceled && len(args) == 0 {
+	// A canceled run runs only what asks for always() or canceled(): the
+	// other functions are false, with or without job names (Azure: "evaluates
+	// to False if the pipeline is canceled").
+	if g.canceled {
 		return false, nil
 	}
 	for _, n := range names {

@@ -30,7 +30,7 @@ func TestGraphStatus(t *testing.T) {
 		{name: "succeeded one failed", fn: "succeeded", all: []string{"ok", "bad"}, want: "false"},
 		{name: "succeeded skipped", fn: "succeeded", all: []string{"skip"}, want: "false"},
 		{name: "succeeded canceled run", fn: "succeeded", all: []string{"ok"}, canceled: true, want: "false"},
-		{name: "succeeded named in canceled run", fn: "succeeded", args: []string{"OK"}, canceled: true, want: "true"},
+		{name: "succeeded named in canceled run", fn: "succeeded", args: []string{"OK"}, canceled: true, want: "false"}, // "False if the pipeline is canceled",
 		{name: "failed any", fn: "failed", all: []string{"ok", "bad"}, want: "true"},
 		{name: "failed none", fn: "failed", want: "false"},
 		{name: "failed not", fn: "failed", all: []string{"ok", "skip"}, want: "false"},
