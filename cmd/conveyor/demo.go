@@ -94,5 +94,10 @@ func printDemoSummary(w io.Writer, s *demo.Summary, keep bool) {
 	fmt.Fprintf(w, "Approval recorded in the audit log: %v\n", s.ApprovalAudited)
 	if keep {
 		fmt.Fprintf(w, "\nServer: %s (data %s)\n  CONVEYOR_TOKEN=$(cat %s/admin-token) conveyor runs list --server %s\n", s.ServerURL, s.DataDir, s.DataDir, s.ServerURL)
+		fmt.Fprintf(w, "  conveyor runs list --data %s      # the same, from the store\n", s.DataDir)
+		fmt.Fprintf(w, "  eval \"$(conveyor cluster --state %s env)\" && kubectl get pods -A\n", s.ClusterState)
+		fmt.Fprintf(w, "  %s/metrics                         # Prometheus metrics\n", s.ServerURL)
+	} else {
+		fmt.Fprintln(w, "\nThe server and the cluster are stopped; `conveyor demo --keep` leaves them running to look around (server URL, conveyor runs list --server …).")
 	}
 }

@@ -83,7 +83,12 @@ type Summary struct {
 	ProductionVerified bool
 	// ApprovalAudited is true when the audit log holds the approval.
 	ApprovalAudited                bool
-	ServerURL, DataDir, AdminToken string
+	ServerURL, DataDir string
+	// AdminToken is the server's admin token; it stays out of the JSON
+	// summary (it is in <DataDir>/admin-token, mode 0600).
+	AdminToken string `json:"-"`
+	// ClusterState is the local cluster's state folder.
+	ClusterState string
 }
 
 // Run runs the demo.
@@ -94,7 +99,8 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 	if o.Timeout == 0 {
 		o.Timeout = 10 * time.Minute
 	}
-	if o.Dir == "" {
+	ownDir := o.Dir == ""
+	if ownDir {
 		d, err := os.MkdirTemp("", "conveyor-demo-")
 		if err != nil {
 			return nil, fmt.Errorf("demo: %w", err)
@@ -106,8 +112,19 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 	}
 	d := &demo{o: o, say: func(format string, a ...any) { fmt.Fprintf(o.Out, "==> "+format+"\n", a...) }}
 	sum, err := d.run(ctx)
+	if sum != nil {
+		sum.ClusterState = o.ClusterState
+	}
 	if !o.Keep {
 		d.cleanup()
+		switch {
+		case err != nil:
+			d.say("The demo's folder stays for a look at what failed: %s (server log %s)", o.Dir, filepath.Join(o.Dir, "server.log"))
+		case ownDir:
+			if rerr := os.RemoveAll(o.Dir); rerr != nil {
+				d.say("Could not remove the demo's folder %s: %v", o.Dir, rerr)
+			}
+		}
 	} else if sum != nil {
 		d.say("--keep: the cluster (state %s) and the server (%s, data %s) keep running", o.ClusterState, sum.ServerURL, sum.DataDir)
 	}
