@@ -82,7 +82,7 @@ type Summary struct {
 	// production after its deploy.
 	ProductionVerified bool
 	// ApprovalAudited is true when the audit log holds the approval.
-	ApprovalAudited                bool
+	ApprovalAudited    bool
 	ServerURL, DataDir string
 	// AdminToken is the server's admin token; it stays out of the JSON
 	// summary (it is in <DataDir>/admin-token, mode 0600).
