@@ -7,11 +7,13 @@ GOFLAGS_TEST ?=
 build:
 	$(GO) build -o bin/conveyor ./cmd/conveyor
 
-# The main job on embedded defaults. Until the demo lands: a smoke test of the
-# local cluster (conveyor cluster up, a Deployment answering HTTP on the real
-# node, conveyor cluster down).
+# The main job on embedded defaults: conveyor demo, the whole reference flow
+# with examples/webapp (PR → CI → CD with staging, acceptance tests, the
+# production approval asked on the terminal, promotion, production).
+# DEMO_FLAGS=--yes approves on its own; DEMO_FLAGS=--keep leaves it running.
+DEMO_FLAGS ?=
 demo: build kube-binaries
-	./tools/kube/smoke.sh ./bin/conveyor
+	./bin/conveyor demo $(DEMO_FLAGS)
 
 # Every test of the module; needs the kube binaries and the peers the tests
 # run for real (Gitea, HashiCorp Vault, cosign, BuildKit), each built from the

@@ -17,6 +17,12 @@ import (
 //go:embed all:webapp
 var files embed.FS
 
+// vulnDB holds a few real OSV advisories from osv.dev's Go export, so that
+// the demo's image scan runs offline against true records.
+//
+//go:embed vulndb/*.json
+var vulnDB embed.FS
+
 // Names lists the sample apps.
 func Names() []string { return []string{"webapp"} }
 
@@ -49,4 +55,28 @@ func Materialize(name, dir string) error {
 		}
 		return os.WriteFile(target, data, 0o644)
 	})
+}
+
+// SampleVulnDB writes the sample OSV advisories into dir (which it
+// creates) and returns how many it wrote. It is a stand-in for
+// `conveyor vulndb update` where osv.dev is out of reach: a scan against it
+// is real, but knows only these records.
+func SampleVulnDB(dir string) (int, error) {
+	entries, err := fs.ReadDir(vulnDB, "vulndb")
+	if err != nil {
+		return 0, err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return 0, fmt.Errorf("sample vulnerability database: %w", err)
+	}
+	for _, e := range entries {
+		data, err := fs.ReadFile(vulnDB, "vulndb/"+e.Name())
+		if err != nil {
+			return 0, err
+		}
+		if err := os.WriteFile(filepath.Join(dir, e.Name()), data, 0o644); err != nil {
+			return 0, fmt.Errorf("sample vulnerability database: %w", err)
+		}
+	}
+	return len(entries), nil
 }

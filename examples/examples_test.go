@@ -1,6 +1,7 @@
 package examples
 
 import (
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -27,5 +28,35 @@ func TestMaterializeBuildsAndTestsStandalone(t *testing.T) {
 	}
 	if err := Materialize("nope", t.TempDir()); err == nil {
 		t.Error("Materialize(nope) succeeded")
+	}
+}
+
+func TestSampleVulnDBHoldsOSVRecords(t *testing.T) {
+	dir := t.TempDir()
+	n, err := SampleVulnDB(filepath.Join(dir, "db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, _ := filepath.Glob(filepath.Join(dir, "db", "*.json"))
+	if n == 0 || len(files) != n {
+		t.Fatalf("SampleVulnDB wrote %d, found %d records", n, len(files))
+	}
+	for _, f := range files {
+		var rec struct {
+			ID       string `json:"id"`
+			Affected []struct {
+				Package struct{ Ecosystem, Name string }
+			} `json:"affected"`
+		}
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := json.Unmarshal(data, &rec); err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		if rec.ID+".json" != filepath.Base(f) || len(rec.Affected) == 0 || rec.Affected[0].Package.Ecosystem != "Go" {
+			t.Errorf("%s: id %q, affected %+v: want an OSV Go record named after its id", f, rec.ID, rec.Affected)
+		}
 	}
 }

@@ -27,8 +27,7 @@ func approveOnServer(cmd *cobra.Command, serverURL, token, verb, runRef, stage, 
 	}
 	var match []client.Approval
 	for _, a := range pending {
-		gate, _ := a["Gate"].(string)
-		if stage == "" || gate == stage {
+		if stage == "" || a.Gate == stage {
 			match = append(match, a)
 		}
 	}
@@ -40,16 +39,15 @@ func approveOnServer(cmd *cobra.Command, serverURL, token, verb, runRef, stage, 
 	case len(match) > 1:
 		var gates []string
 		for _, a := range match {
-			g, _ := a["Gate"].(string)
-			gates = append(gates, g)
+			gates = append(gates, a.Gate)
 		}
 		return &exitError{code: exitBadUser, err: fmt.Errorf("run %s has %d pending approvals (%v): pass --stage", r.ID, len(match), gates)}
 	}
-	id, _ := match[0]["ID"].(string)
+	id := match[0].ID
 	out, err := c.Decide(cmd.Context(), id, verb, comment)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(cmd.OutOrStdout(), "approval %s of run %s: %s (%v)\n", id, r.ID, verb, out["State"])
+	fmt.Fprintf(cmd.OutOrStdout(), "approval %s of run %s: %s (%s)\n", id, r.ID, verb, out.State)
 	return nil
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/term"
 
 	"conveyor.dev/conveyor/internal/demo"
 )
@@ -39,6 +40,9 @@ and print a summary. --keep leaves the cluster and the server running.`,
 			o.Exe = exe
 			o.Out = cmd.ErrOrStderr()
 			o.In = cmd.InOrStdin()
+			if f, ok := o.In.(*os.File); ok && !o.Yes && !term.IsTerminal(int(f.Fd())) {
+				return usageError("demo: no terminal to ask for the production approval on: pass --yes to approve it on your own")
+			}
 			sum, err := demo.Run(cmd.Context(), o)
 			if sum != nil {
 				if output == "json" {
@@ -86,8 +90,14 @@ func printDemoSummary(w io.Writer, s *demo.Summary, keep bool) {
 	tw.Flush()
 	fmt.Fprintf(w, "\nMerge → production: %s (without the %s approval wait)\n", s.MergeToProduction.Round(time.Millisecond), s.ApprovalWait.Round(time.Millisecond))
 	fmt.Fprintf(w, "Acceptance tests passed on staging before the approval was requested: %v\n", s.AcceptanceBeforeApproval)
+	fmt.Fprintf(w, "Acceptance tests passed on production after its deploy: %v\n", s.ProductionVerified)
 	fmt.Fprintf(w, "Approval recorded in the audit log: %v\n", s.ApprovalAudited)
 	if keep {
 		fmt.Fprintf(w, "\nServer: %s (data %s)\n  CONVEYOR_TOKEN=$(cat %s/admin-token) conveyor runs list --server %s\n", s.ServerURL, s.DataDir, s.DataDir, s.ServerURL)
+		fmt.Fprintf(w, "  conveyor runs list --data %s      # the same, from the store\n", s.DataDir)
+		fmt.Fprintf(w, "  eval \"$(conveyor cluster --state %s env)\" && kubectl get pods -A\n", s.ClusterState)
+		fmt.Fprintf(w, "  %s/metrics                         # Prometheus metrics\n", s.ServerURL)
+	} else {
+		fmt.Fprintln(w, "\nThe server and the cluster are stopped; `conveyor demo --keep` leaves them running to look around (server URL, conveyor runs list --server …).")
 	}
 }

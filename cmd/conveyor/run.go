@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/term"
 
 	"conveyor.dev/conveyor/internal/approval"
 	"conveyor.dev/conveyor/internal/config"
@@ -351,11 +352,7 @@ func writeRunJSON(w io.Writer, out *engine.Outcome, recs []store.Record) error {
 // isTerminal reports whether w is a terminal.
 func isTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
-	if !ok {
-		return false
-	}
-	st, err := f.Stat()
-	return err == nil && st.Mode()&os.ModeCharDevice != 0
+	return ok && term.IsTerminal(int(f.Fd()))
 }
 
 // liveView prints the progress of a run: a line per stage, job and step as
@@ -530,22 +527,34 @@ func openLocalStore(ctx context.Context, flag string) (*store.SQLite, error) {
 	return st, nil
 }
 
+// openRun opens the local store and finds run ref in it. The caller must
+// Close the store.
+func openRun(ctx context.Context, data, ref string) (*store.SQLite, store.Run, error) {
+	st, err := openLocalStore(ctx, data)
+	if err != nil {
+		return nil, store.Run{}, err
+	}
+	r, err := findRun(ctx, st, ref)
+	if err != nil {
+		st.Close()
+		return nil, store.Run{}, err
+	}
+	return st, r, nil
+}
+
 // openRunRecords opens the local store and reads run ref with its timeline
 // records. The caller must Close the store.
 func openRunRecords(ctx context.Context, data, ref string) (*store.SQLite, store.Run, []store.Record, error) {
-	st, err := openLocalStore(ctx, data)
+	st, r, err := openRun(ctx, data, ref)
 	if err != nil {
 		return nil, store.Run{}, nil, err
 	}
-	r, err := findRun(ctx, st, ref)
-	if err == nil {
-		var recs []store.Record
-		if recs, err = st.ListRecords(ctx, r.ID); err == nil {
-			return st, r, recs, nil
-		}
+	recs, err := st.ListRecords(ctx, r.ID)
+	if err != nil {
+		st.Close()
+		return nil, store.Run{}, nil, err
 	}
-	st.Close()
-	return nil, store.Run{}, nil, err
+	return st, r, recs, nil
 }
 
 // findRun resolves RUN: a run ID, or a run number (of the only pipeline, or
@@ -635,10 +644,13 @@ func newRunsCmd() *cobra.Command {
 			}
 			for _, s := range recordTree(recs) {
 				fmt.Fprintf(w, "%s: %s (%s)\n", s.Name, orDash(string(s.Result)), s.Duration)
+				writeIssues(w, "  ", s.Issues)
 				for _, j := range s.Jobs {
 					fmt.Fprintf(w, "  %s: %s (%s)\n", j.Name, orDash(string(j.Result)), j.Duration)
+					writeIssues(w, "    ", j.Issues)
 					for _, step := range j.Steps {
 						fmt.Fprintf(w, "    %s: %s (%s)\n", orDash(step.DisplayName), orDash(string(step.Result)), step.Duration)
+						writeIssues(w, "      ", step.Issues)
 					}
 				}
 			}
@@ -683,16 +695,11 @@ func newRunsCmd() *cobra.Command {
 		Short: "Cancel a run (a local run is sent SIGINT, as Ctrl-C does)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := cmd.Context()
-			st, err := openLocalStore(ctx, data)
+			st, r, err := openRun(cmd.Context(), data, args[0])
 			if err != nil {
 				return err
 			}
 			defer st.Close()
-			r, err := findRun(ctx, st, args[0])
-			if err != nil {
-				return err
-			}
 			if r.State == store.StateCompleted {
 				return &exitError{code: exitBadUser, err: fmt.Errorf("run %s already ended: %s", r.ID, r.Result)}
 			}
@@ -719,15 +726,11 @@ func newRunsCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			st, err := openLocalStore(ctx, data)
+			st, r, err := openRun(ctx, data, args[0])
 			if err != nil {
 				return err
 			}
-			r, err := findRun(ctx, st, args[0])
 			st.Close()
-			if err != nil {
-				return err
-			}
 			var p plan.Plan
 			if err := json.Unmarshal(r.Plan, &p); err != nil {
 				return fmt.Errorf("retry run %s: its plan: %w", r.ID, err)
@@ -756,6 +759,14 @@ func newRunsCmd() *cobra.Command {
 	cmd.AddCommand(list, show, logs, cancel, retry)
 	addServerMode(cmd)
 	return cmd
+}
+
+// writeIssues prints a record's errors and warnings under it, so that a
+// failed record says why.
+func writeIssues(w io.Writer, indent string, issues []store.Issue) {
+	for _, is := range issues {
+		fmt.Fprintf(w, "%s%s: %s\n", indent, is.Type, is.Message)
+	}
 }
 
 func orDash(s string) string {

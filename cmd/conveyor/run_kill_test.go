@@ -46,13 +46,48 @@ func cli(t *testing.T, args ...string) (string, int) {
 	return out.String(), code
 }
 
-func TestRunKilledShowsInterrupted(t *testing.T) {
-	dir := t.TempDir()
-	fifo := filepath.Join(dir, "ready")
+// child is the conveyor CLI running in a child process.
+type child struct {
+	cmd            *exec.Cmd
+	stdout, stderr bytes.Buffer
+	// ready is what the pipeline's step wrote to the fifo.
+	ready []byte
+}
+
+// output is what the child wrote, stdout then stderr.
+func (c *child) output() string { return c.stdout.String() + c.stderr.String() }
+
+// startReady starts `conveyor run -f azure-pipelines.yml args...` in a child
+// process (with env added) on a repository whose pipeline is pipeline(fifo),
+// and returns once a step has written to the fifo.
+func startReady(t *testing.T, pipeline func(fifo string) string, env []string, args ...string) *child {
+	t.Helper()
+	fifo := filepath.Join(t.TempDir(), "ready")
 	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	repo := writeRepo(t, "app", map[string]string{"azure-pipelines.yml": `
+	repo := writeRepo(t, "app", map[string]string{"azure-pipelines.yml": pipeline(fifo)})
+	c := &child{cmd: exec.Command(os.Args[0], append([]string{"run", "-f", filepath.Join(repo, "azure-pipelines.yml")}, args...)...)}
+	c.cmd.Env = append(append(os.Environ(), "CONVEYOR_TEST_MAIN=1"), env...)
+	c.cmd.Stdout, c.cmd.Stderr = &c.stdout, &c.stderr
+	if err := c.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(fifo)
+	if err != nil {
+		t.Fatalf("ready fifo: %v", err)
+	}
+	c.ready = b
+	return c
+}
+
+// readyLine is what the pipelines of the cancel tests write to the fifo.
+const readyLine = "ready\n"
+
+func TestRunKilledShowsInterrupted(t *testing.T) {
+	data := filepath.Join(t.TempDir(), "data")
+	c := startReady(t, func(fifo string) string {
+		return `
 steps:
 - checkout: none
 - script: |
@@ -60,22 +95,12 @@ steps:
     echo "$$" > ` + fifo + `
     i=500; while true; do i=$((i+1)); echo "line $i"; done
   name: long
-`})
-	data := filepath.Join(dir, "data")
-	cmd := exec.Command(os.Args[0], "run", "-f", filepath.Join(repo, "azure-pipelines.yml"), "--data", data)
-	cmd.Env = append(os.Environ(), "CONVEYOR_TEST_MAIN=1")
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	b, err := os.ReadFile(fifo) // the step is past its 500 lines
+`
+	}, nil, "--data", data)
+	// The step is past its 500 lines.
+	stepPID, err := strconv.Atoi(strings.TrimSpace(string(c.ready)))
 	if err != nil {
-		t.Fatal(err)
-	}
-	stepPID, err := strconv.Atoi(strings.TrimSpace(string(b)))
-	if err != nil {
-		t.Fatalf("step pid %q: %v", b, err)
+		t.Fatalf("step pid %q: %v", c.ready, err)
 	}
 	// Wait until conveyor has stored line 500, then kill it mid-stream.
 	st, err := store.Open(t.Context(), filepath.Join(data, "conveyor.db"))
@@ -97,10 +122,10 @@ steps:
 	if err != errSeen {
 		t.Fatalf("tail: %v", err)
 	}
-	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+	if err := c.cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	_ = cmd.Wait()
+	_ = c.cmd.Wait()
 	// The step's process group outlives conveyor; end it.
 	_ = syscall.Kill(-stepPID, syscall.SIGKILL)
 
@@ -117,7 +142,7 @@ steps:
 		t.Fatalf("runs list output: %v\n%s", err, text)
 	}
 	if len(runs) != 1 || runs[0].State != store.StateCompleted || runs[0].Result != store.ResultInterrupted {
-		t.Fatalf("runs = %+v, want one completed/interrupted run\nconveyor output:\n%s", runs, out.String())
+		t.Fatalf("runs = %+v, want one completed/interrupted run\nconveyor output:\n%s", runs, c.output())
 	}
 	text, code = cli(t, "runs", "list", "--data", data)
 	if code != 0 || !strings.Contains(text, "interrupted") {
@@ -149,12 +174,8 @@ steps:
 }
 
 func TestRunInterruptCancelsGracefully(t *testing.T) {
-	dir := t.TempDir()
-	fifo := filepath.Join(dir, "ready")
-	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	repo := writeRepo(t, "app", map[string]string{"azure-pipelines.yml": `
+	c := startReady(t, func(fifo string) string {
+		return `
 steps:
 - checkout: none
 - script: |
@@ -164,28 +185,22 @@ steps:
 - script: echo cleaning up
   name: cleanup
   condition: always()
-`})
-	cmd := exec.Command(os.Args[0], "run", "-f", filepath.Join(repo, "azure-pipelines.yml"), "--output", "json")
-	cmd.Env = append(os.Environ(), "CONVEYOR_TEST_MAIN=1", "CONVEYOR_DATA="+filepath.Join(dir, "data"))
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Start(); err != nil {
+`
+	}, []string{"CONVEYOR_DATA=" + filepath.Join(t.TempDir(), "data")}, "--output", "json")
+	if string(c.ready) != readyLine {
+		t.Fatalf("ready: %q", c.ready)
+	}
+	if err := c.cmd.Process.Signal(os.Interrupt); err != nil {
 		t.Fatal(err)
 	}
-	if b, err := os.ReadFile(fifo); err != nil || string(b) != "ready\n" {
-		t.Fatalf("ready: %v %q", err, b)
-	}
-	if err := cmd.Process.Signal(os.Interrupt); err != nil {
-		t.Fatal(err)
-	}
-	err := cmd.Wait()
+	err := c.cmd.Wait()
 	var ee *exec.ExitError
 	if !errors.As(err, &ee) || ee.ExitCode() != exitFailed {
-		t.Fatalf("exit: %v, want code %d\n%s", err, exitFailed, stderr.String())
+		t.Fatalf("exit: %v, want code %d\n%s", err, exitFailed, c.stderr.String())
 	}
 	var s runSummary
-	if err := json.Unmarshal(stdout.Bytes(), &s); err != nil {
-		t.Fatalf("summary: %v\n%s", err, stdout.String())
+	if err := json.Unmarshal(c.stdout.Bytes(), &s); err != nil {
+		t.Fatalf("summary: %v\n%s", err, c.stdout.String())
 	}
 	got := map[string]store.Result{}
 	for _, st := range s.Stages[0].Jobs[0].Steps {
@@ -197,38 +212,28 @@ steps:
 }
 
 func TestRunsCancel(t *testing.T) {
-	dir := t.TempDir()
-	fifo := filepath.Join(dir, "ready")
-	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	repo := writeRepo(t, "app", map[string]string{"azure-pipelines.yml": `
+	data := filepath.Join(t.TempDir(), "data")
+	c := startReady(t, func(fifo string) string {
+		return `
 steps:
 - checkout: none
 - script: |
     echo ready > ` + fifo + `
     sleep 600
   name: long
-`})
-	data := filepath.Join(dir, "data")
-	cmd := exec.Command(os.Args[0], "run", "-f", filepath.Join(repo, "azure-pipelines.yml"), "--data", data)
-	cmd.Env = append(os.Environ(), "CONVEYOR_TEST_MAIN=1")
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	if b, err := os.ReadFile(fifo); err != nil || string(b) != "ready\n" {
-		t.Fatalf("ready: %v %q", err, b)
+`
+	}, nil, "--data", data)
+	if string(c.ready) != readyLine {
+		t.Fatalf("ready: %q", c.ready)
 	}
 	text, code := cli(t, "runs", "cancel", "1", "--data", data)
 	if code != 0 {
 		t.Fatalf("runs cancel: exit %d: %s", code, text)
 	}
-	err := cmd.Wait()
+	err := c.cmd.Wait()
 	var ee *exec.ExitError
 	if !errors.As(err, &ee) || ee.ExitCode() != exitFailed {
-		t.Fatalf("conveyor run: %v, want exit %d\n%s", err, exitFailed, out.String())
+		t.Fatalf("conveyor run: %v, want exit %d\n%s", err, exitFailed, c.output())
 	}
 	text, _ = cli(t, "runs", "list", "--data", data)
 	if !strings.Contains(text, "canceled") {

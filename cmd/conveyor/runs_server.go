@@ -126,6 +126,9 @@ func serverRunsShow(c *client.Client, cmd *cobra.Command, args []string) error {
 			name = rec.Name
 		}
 		fmt.Fprintf(w, "%s%s: %s (%s)\n", indent, name, orDash(rec.Result), d)
+		for _, is := range rec.Issues {
+			fmt.Fprintf(w, "%s  %s: %s\n", indent, is.Type, is.Message)
+		}
 	}
 	return nil
 }

@@ -193,7 +193,7 @@ users:
 	c2, _ := adminClient(t, srv2.url, data)
 	waitRunState(t, c2, run.ID, func(r client.Run) bool { return r.State == string(store.StateWaiting) })
 	after, err := c2.ListApprovals(t.Context(), run.ID, "pending")
-	if err != nil || len(after) != 1 || after[0]["ID"] != before[0]["ID"] {
+	if err != nil || len(after) != 1 || after[0].ID != before[0].ID {
 		t.Fatalf("pending approvals after the restart: %v %v, want the same one as before: %v", after, err, before)
 	}
 	out, code := cli(t, "approve", run.ID, "--server", srv2.url, "--token", bobToken, "--comment", "after the restart")
@@ -205,8 +205,8 @@ users:
 		t.Fatalf("run after approval = %s %s, want succeeded\n%s", end.State, end.Result, srv2.output())
 	}
 	all, err := c2.ListApprovals(t.Context(), run.ID, "")
-	if err != nil || len(all) != 1 || all[0]["State"] != "approved" {
-		t.Errorf("approvals of the run = %v %v, want the one approval, approved", all, err)
+	if err != nil || len(all) != 1 || all[0].State != "approved" || len(all[0].Decisions) != 1 || all[0].Decisions[0].User != "bob" {
+		t.Errorf("approvals of the run = %v %v, want the one approval, approved by bob", all, err)
 	}
 	out, code = cli(t, "runs", "logs", run.ID, "--server", srv2.url, "--token", bobToken)
 	if code != 0 || !strings.Contains(out, " built\n") || !strings.Contains(out, " deployed\n") {

@@ -42,6 +42,9 @@ func startServerProcess(t *testing.T, cfg, data string) *serverProcess {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "server", "--config", cfg, "--data", data, "--listen", "127.0.0.1:0", "--local-agents", "2")
 	cmd.Env = append(os.Environ(), "CONVEYOR_TEST_MAIN=1")
+	// Its own process group, so that the cleanup also kills what it
+	// started (git fetching for a completion trigger, steps).
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -50,7 +53,7 @@ func startServerProcess(t *testing.T, cfg, data string) *serverProcess {
 		t.Fatal(err)
 	}
 	p := &serverProcess{cmd: cmd, out: &strings.Builder{}}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	t.Cleanup(func() { syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL); cmd.Wait() })
 	sc := bufio.NewScanner(stderr)
 	for sc.Scan() {
 		line := sc.Text()

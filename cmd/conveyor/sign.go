@@ -106,6 +106,7 @@ KEY is a cosign.key file or vault://<vault>/<secret> (the embedded vault of
 	}
 	f.add(cmd, "private key: a cosign.key file or vault://<vault>/<secret>")
 	cmd.Flags().StringArrayVarP(&annotations, "annotation", "a", nil, "key=value added to the signed payload (repeatable)")
+	cmd.AddCommand(newGenerateKeyPairCmd())
 	return cmd
 }
 

@@ -142,3 +142,64 @@ func TestVulnDBUpdate(t *testing.T) {
 		t.Errorf("a failed update removed the previous database: %v", err)
 	}
 }
+
+func TestGenerateKeyPair(t *testing.T) {
+	os.Unsetenv("COSIGN_PASSWORD")
+	t.Setenv(vault.KeyEnv, base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{5}, 32)))
+	data, dir := t.TempDir(), t.TempDir()
+	pub := filepath.Join(dir, "vault.pub")
+
+	// Into the vault: the key signs, and the public half verifies.
+	if out, code := execute(t, "sign", "generate-key-pair", "--key", "vault://default/cosign-key", "--data", data, "--pub", pub); code != exitOK {
+		t.Fatalf("generate-key-pair into the vault: exit %d, %s", code, out)
+	}
+	img := pushRandom(t, "keygen:v1")
+	if out, code := execute(t, "sign", img, "--key", "vault://default/cosign-key", "--data", data); code != exitOK {
+		t.Fatalf("sign with the generated vault key: exit %d, %s", code, out)
+	}
+	if out, code := execute(t, "verify", img, "--key", pub); code != exitOK {
+		t.Errorf("verify with the generated public key: exit %d, %s", code, out)
+	}
+	v, err := openVault(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pw, err := v.Get(context.Background(), "cosign-key-password"); err != nil || len(pw) < 32 {
+		t.Errorf("the key's password secret: %d bytes, %v; want a random password", len(pw), err)
+	}
+	// Never overwritten.
+	if out, code := execute(t, "sign", "generate-key-pair", "--key", "vault://default/cosign-key", "--data", data); code != exitBadUser || !strings.Contains(out, "already exists") {
+		t.Errorf("generate-key-pair over an existing key: exit %d, %s", code, out)
+	}
+
+	// Into files, encrypted with COSIGN_PASSWORD.
+	t.Setenv("COSIGN_PASSWORD", "pw")
+	prefix := filepath.Join(dir, "cosign")
+	if out, code := execute(t, "sign", "generate-key-pair", "--key", prefix); code != exitOK {
+		t.Fatalf("generate-key-pair into files: exit %d, %s", code, out)
+	}
+	if st, err := os.Stat(prefix + ".key"); err != nil || st.Mode().Perm() != 0o600 {
+		t.Errorf("private key file: %v, %v; want mode 0600", st, err)
+	}
+	if _, err := supplychain.DecryptPrivateKey(mustRead(t, prefix+".key"), []byte("pw")); err != nil {
+		t.Errorf("the private key does not open with COSIGN_PASSWORD: %v", err)
+	}
+	if _, err := supplychain.ParsePublicKey(mustRead(t, prefix+".pub")); err != nil {
+		t.Errorf("public key: %v", err)
+	}
+	if out, code := execute(t, "sign", "generate-key-pair", "--key", prefix); code != exitBadUser || !strings.Contains(out, "already exists") {
+		t.Errorf("generate-key-pair over existing files: exit %d, %s", code, out)
+	}
+	if out, code := execute(t, "sign", "generate-key-pair"); code != exitBadUser || !strings.Contains(out, "--key is required") {
+		t.Errorf("generate-key-pair without --key: exit %d, %s", code, out)
+	}
+}
+
+func mustRead(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}

@@ -106,19 +106,23 @@ func TestBranchAllowed(t *testing.T) {
 }
 
 func TestReleaseOf(t *testing.T) {
+	const pinned = "reg:5000/webapp@sha256:a02adbf8ec7c74bda279cbf1d5da2516dabbce34075507f7cdee5dd4ef70ddd2"
 	recs := []store.Record{
 		{ID: "Build.Push", Type: store.RecordJob, Attempt: 1, Outputs: map[string]string{"push.imageDigest": "sha256:old", "push.tag": "v1"}},
 		{ID: "Build.Push", Type: store.RecordJob, Attempt: 2, Outputs: map[string]string{"push.imageDigest": "sha256:aa", "push.tag": "v1"}},
 		{ID: "Build.Render", Type: store.RecordJob, Attempt: 1, Outputs: map[string]string{"render.manifestsHash": "sha256:mm"}},
+		{ID: "Stage.Deploy", Type: store.RecordJob, Attempt: 1, Outputs: map[string]string{
+			"Deploy.release.image": pinned, "Deploy.release.tagged": "reg:5000/webapp:7", "Deploy.release.two": pinned + "," + pinned}},
 		{ID: "Build.Push.push", Type: store.RecordStep, Attempt: 1, Outputs: map[string]string{"x.digest": "ignored"}},
 	}
 	got := approval.ReleaseOf(map[string]string{"base.digest": "sha256:bb", "other": "x"}, recs)
-	want := store.Release{Digests: map[string]string{"Build.Push.push.imageDigest": "sha256:aa", "base.digest": "sha256:bb"}, ManifestsHash: "sha256:mm"}
+	want := store.Release{Digests: map[string]string{"Build.Push.push.imageDigest": "sha256:aa", "base.digest": "sha256:bb",
+		"Stage.Deploy.Deploy.release.image": pinned}, ManifestsHash: "sha256:mm"}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("ReleaseOf (-want +got):\n%s", diff)
 	}
 	cur := want
-	cur.Digests = map[string]string{"Build.Push.push.imageDigest": "sha256:cc", "new.digest": "sha256:dd"}
+	cur.Digests = map[string]string{"Build.Push.push.imageDigest": "sha256:cc", "new.digest": "sha256:dd", "Stage.Deploy.Deploy.release.image": pinned}
 	if diff := cmp.Diff([]string{
 		"Build.Push.push.imageDigest changed from sha256:aa to sha256:cc",
 		"base.digest was sha256:bb and is gone",

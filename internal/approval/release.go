@@ -25,6 +25,23 @@ func IsManifestsHashName(name string) bool {
 	return l == "manifestshash" || l == "manifesthash"
 }
 
+// IsPinnedImage reports whether value is one image reference pinned by
+// digest (registry/repo@sha256:<64 hex>), as the image outputs of Docker@2
+// and PromoteImage@1 are: such an output releases that digest whatever
+// its name.
+func IsPinnedImage(value string) bool {
+	_, d, ok := strings.Cut(value, "@sha256:")
+	if !ok || len(d) != 64 || strings.ContainsAny(value, " \t\n,") {
+		return false
+	}
+	for _, c := range d {
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
+}
+
 func lastElem(name string) string {
 	if i := strings.LastIndex(name, "."); i >= 0 {
 		return name[i+1:]
@@ -34,7 +51,8 @@ func lastElem(name string) string {
 
 // ReleaseOf returns what a run has produced for an approval to release:
 // every output of its latest job records and every run variable whose name
-// says it is a digest or a manifests hash. Outputs are named
+// says it is a digest or a manifests hash, or whose value is an image
+// pinned by digest. Outputs are named
 // "<job record>.<output>" ("Build.Push.push.imageDigest"); several
 // manifests hashes are folded into one sha256 over their sorted names and
 // values.
@@ -52,7 +70,7 @@ func ReleaseOf(vars map[string]string, recs []store.Record) store.Release {
 	hashes := map[string]string{}
 	add := func(name, value string) {
 		switch {
-		case IsDigestName(name):
+		case IsDigestName(name), IsPinnedImage(value):
 			digests[name] = value
 		case IsManifestsHashName(name):
 			hashes[name] = value

@@ -144,6 +144,7 @@ var forbidden = map[string][]string{
 	"internal/kubeenv":       {"internal/"},
 	"internal/registry":      {"internal/engine", "internal/executor", "internal/task", "internal/server", "internal/store"},
 	"internal/config":        {"internal/"},
+	"internal/glob":          {"internal/"},
 	"internal/services":      {"internal/engine", "internal/server", "internal/agent"},
 	"internal/trigger":       {"internal/engine", "internal/executor", "internal/task", "internal/server", "internal/agent", "internal/store"},
 	"internal/forge":         {"internal/engine", "internal/executor", "internal/task", "internal/server", "internal/agent", "internal/store", "internal/trigger"},

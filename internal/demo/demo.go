@@ -13,11 +13,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
 
+	"conveyor.dev/conveyor/examples"
 	"conveyor.dev/conveyor/internal/kubeenv"
+	"conveyor.dev/conveyor/internal/server/client"
 )
 
 // Options configure a demo run.
@@ -75,9 +78,17 @@ type Summary struct {
 	// AcceptanceBeforeApproval is true when staging's acceptance tests had
 	// finished before the production approval was requested.
 	AcceptanceBeforeApproval bool
+	// ProductionVerified is true when the acceptance tests passed against
+	// production after its deploy.
+	ProductionVerified bool
 	// ApprovalAudited is true when the audit log holds the approval.
-	ApprovalAudited                bool
-	ServerURL, DataDir, AdminToken string
+	ApprovalAudited    bool
+	ServerURL, DataDir string
+	// AdminToken is the server's admin token; it stays out of the JSON
+	// summary (it is in <DataDir>/admin-token, mode 0600).
+	AdminToken string `json:"-"`
+	// ClusterState is the local cluster's state folder.
+	ClusterState string
 }
 
 // Run runs the demo.
@@ -88,7 +99,8 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 	if o.Timeout == 0 {
 		o.Timeout = 10 * time.Minute
 	}
-	if o.Dir == "" {
+	ownDir := o.Dir == ""
+	if ownDir {
 		d, err := os.MkdirTemp("", "conveyor-demo-")
 		if err != nil {
 			return nil, fmt.Errorf("demo: %w", err)
@@ -100,8 +112,19 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 	}
 	d := &demo{o: o, say: func(format string, a ...any) { fmt.Fprintf(o.Out, "==> "+format+"\n", a...) }}
 	sum, err := d.run(ctx)
+	if sum != nil {
+		sum.ClusterState = o.ClusterState
+	}
 	if !o.Keep {
 		d.cleanup()
+		switch {
+		case err != nil:
+			d.say("The demo's folder stays for a look at what failed: %s (server log %s)", o.Dir, filepath.Join(o.Dir, "server.log"))
+		case ownDir:
+			if rerr := os.RemoveAll(o.Dir); rerr != nil {
+				d.say("Could not remove the demo's folder %s: %v", o.Dir, rerr)
+			}
+		}
 	} else if sum != nil {
 		d.say("--keep: the cluster (state %s) and the server (%s, data %s) keep running", o.ClusterState, sum.ServerURL, sum.DataDir)
 	}
@@ -112,19 +135,18 @@ type demo struct {
 	o      Options
 	say    func(format string, a ...any)
 	server *exec.Cmd
+	exited chan error // receives the server's exit, once
 	sum    Summary
 }
 
 func (d *demo) cleanup() {
 	if d.server != nil && d.server.Process != nil {
 		_ = d.server.Process.Signal(syscall.SIGTERM)
-		done := make(chan struct{})
-		go func() { _ = d.server.Wait(); close(done) }()
 		select {
-		case <-done:
+		case <-d.exited:
 		case <-time.After(15 * time.Second):
 			_ = d.server.Process.Kill()
-			<-done
+			<-d.exited
 		}
 	}
 	if _, err := kubeenv.Down(context.Background(), d.o.ClusterState); err != nil {
@@ -159,16 +181,19 @@ func (d *demo) run(ctx context.Context) (*Summary, error) {
 		return nil, fmt.Errorf("demo: the server wrote no admin token: %w", err)
 	}
 	d.sum.AdminToken = strings.TrimSpace(string(admin))
-	api := &client{base: url, token: d.sum.AdminToken, http: &http.Client{Timeout: 30 * time.Second}}
-	approverToken, err := api.createToken(ctx, "ops-lead", "approver")
+	api, err := client.New(url, d.sum.AdminToken)
 	if err != nil {
 		return nil, err
 	}
-	devToken, err := api.createToken(ctx, "dev", "approver")
+	approverToken, err := api.CreateToken(ctx, "ops-lead", "approver")
 	if err != nil {
 		return nil, err
 	}
-	hook := &forge{url: url + "/webhooks/gitea", secret: secret, cloneURL: r.bare, client: api.http}
+	devToken, err := api.CreateToken(ctx, "dev", "approver")
+	if err != nil {
+		return nil, err
+	}
+	hook := &forge{url: url + "/webhooks/gitea", secret: secret, cloneURL: r.bare, client: &http.Client{Timeout: 30 * time.Second}}
 	d.say("Server %s up in %s", url, time.Since(start).Round(time.Millisecond))
 
 	// The pull request.
@@ -185,7 +210,7 @@ func (d *demo) run(ctx context.Context) (*Summary, error) {
 		return nil, err
 	}
 	d.say("Pull request #1 opened (feature/greeting → main): the PR pipeline runs")
-	pr, err := d.waitRun(ctx, api, "pr", since, func(r run) bool { return r.State == "completed" })
+	pr, err := d.waitRun(ctx, api, "pr", since, func(r client.Run) bool { return r.State == "completed" })
 	if err != nil {
 		return nil, err
 	}
@@ -208,7 +233,7 @@ func (d *demo) run(ctx context.Context) (*Summary, error) {
 		return nil, err
 	}
 	d.say("Merged to main (%.12s): CI runs, then CD", after)
-	ci, err := d.waitRun(ctx, api, "ci", merged, func(r run) bool { return r.State == "completed" })
+	ci, err := d.waitRun(ctx, api, "ci", merged, func(r client.Run) bool { return r.State == "completed" })
 	if err != nil {
 		return nil, err
 	}
@@ -216,7 +241,7 @@ func (d *demo) run(ctx context.Context) (*Summary, error) {
 	if ci.Result != "succeeded" {
 		return &d.sum, fmt.Errorf("demo: the CI pipeline %s: %s", ci.ID, ci.Result)
 	}
-	cd, err := d.waitRun(ctx, api, "cd", merged, func(r run) bool { return r.State == "waiting" || r.State == "completed" })
+	cd, err := d.waitRun(ctx, api, "cd", merged, func(r client.Run) bool { return r.State == "waiting" || r.State == "completed" })
 	if err != nil {
 		return nil, err
 	}
@@ -228,30 +253,33 @@ func (d *demo) run(ctx context.Context) (*Summary, error) {
 	if err != nil {
 		return nil, err
 	}
-	d.sum.AcceptanceBeforeApproval = d.acceptanceDone(ctx, api, cd.ID, pending.CreatedAt)
+	d.sum.AcceptanceBeforeApproval = d.acceptanceDone(ctx, api, cd.ID, "Acceptance", pending.CreatedAt)
 	waitStart := time.Now()
 	var digests []string
 	for _, v := range pending.Release.Digests {
-		digests = append(digests, v)
+		if !slices.Contains(digests, v) {
+			digests = append(digests, v)
+		}
 	}
+	slices.Sort(digests)
 	d.say("CD run %d waits for the production approval of %s (releases %s)", cd.Number, pending.Environment, strings.Join(digests, ", "))
-	if err := api.as(devToken).decide(ctx, pending.ID, "approve", "I wrote it, ship it"); err == nil {
+	if _, err := api.As(devToken).Decide(ctx, pending.ID, "approve", "I wrote it, ship it"); err == nil {
 		return &d.sum, errors.New("demo: the requester's own approval was accepted although production has requesterCannotApprove")
 	} else {
 		d.say("The requester (dev) may not approve: %v", shortErr(err))
 	}
 	if !d.o.Yes && !d.confirm("Approve the production deployment as ops-lead? [y/N] ") {
-		if err := api.as(approverToken).decide(ctx, pending.ID, "reject", "rejected at the demo prompt"); err != nil {
+		if _, err := api.As(approverToken).Decide(ctx, pending.ID, "reject", "rejected at the demo prompt"); err != nil {
 			return nil, err
 		}
 		return &d.sum, errors.New("demo: production deployment rejected")
 	}
-	if err := api.as(approverToken).decide(ctx, pending.ID, "approve", "acceptance tests passed on staging"); err != nil {
+	if _, err := api.As(approverToken).Decide(ctx, pending.ID, "approve", "acceptance tests passed on staging"); err != nil {
 		return nil, err
 	}
 	d.sum.ApprovalWait = time.Since(waitStart)
 	d.say("Approved by ops-lead: promoting to prod and deploying to production")
-	cd, err = d.waitRun(ctx, api, "cd", merged, func(r run) bool { return r.State == "completed" })
+	cd, err = d.waitRun(ctx, api, "cd", merged, func(r client.Run) bool { return r.State == "completed" })
 	if err != nil {
 		return nil, err
 	}
@@ -260,10 +288,11 @@ func (d *demo) run(ctx context.Context) (*Summary, error) {
 	if cd.Result != "succeeded" {
 		return &d.sum, fmt.Errorf("demo: the CD pipeline %s: %s", cd.ID, cd.Result)
 	}
+	d.sum.ProductionVerified = d.acceptanceDone(ctx, api, cd.ID, "VerifyProduction", time.Time{})
 	if err := d.inspect(ctx, api, ci, cd, up.Kubeconfig); err != nil {
 		return &d.sum, err
 	}
-	if entries, err := api.audit(ctx); err == nil {
+	if entries, err := api.Audit(ctx, 0); err == nil {
 		for _, e := range entries {
 			if e.Actor == "ops-lead" && e.RunID == cd.ID && strings.Contains(strings.ToLower(e.Action), "approve") {
 				d.sum.ApprovalAudited = true
@@ -274,24 +303,24 @@ func (d *demo) run(ctx context.Context) (*Summary, error) {
 }
 
 // record adds a finished run to the summary.
-func (d *demo) record(r run) {
+func (d *demo) record(r client.Run) {
 	d.sum.Pipelines = append(d.sum.Pipelines, PipelineResult{Pipeline: r.Pipeline, RunID: r.ID, Result: r.Result, Duration: r.FinishedAt.Sub(r.CreatedAt)})
 	d.say("%s run %d: %s in %s", r.Pipeline, r.Number, r.Result, r.FinishedAt.Sub(r.CreatedAt).Round(time.Millisecond))
 }
 
 // waitRun waits for the newest run of pipeline created after since to
 // satisfy done, polling the API.
-func (d *demo) waitRun(ctx context.Context, api *client, pipeline string, since time.Time, done func(run) bool) (run, error) {
+func (d *demo) waitRun(ctx context.Context, api *client.Client, pipeline string, since time.Time, done func(client.Run) bool) (client.Run, error) {
 	ctx, cancel := context.WithTimeout(ctx, d.o.Timeout)
 	defer cancel()
 	tick := time.NewTicker(200 * time.Millisecond)
 	defer tick.Stop()
 	for {
-		runs, err := api.runs(ctx)
+		runs, err := api.ListRuns(ctx, client.RunFilter{})
 		if err != nil && ctx.Err() == nil {
-			return run{}, err
+			return client.Run{}, err
 		}
-		var newest *run
+		var newest *client.Run
 		for i := range runs {
 			r := &runs[i]
 			if r.Pipeline == pipeline && !r.CreatedAt.Before(since.Add(-time.Second)) && (newest == nil || r.CreatedAt.After(newest.CreatedAt)) {
@@ -307,35 +336,35 @@ func (d *demo) waitRun(ctx context.Context, api *client, pipeline string, since 
 			if newest != nil {
 				state = fmt.Sprintf("run %s is %s", newest.ID, newest.State)
 			}
-			return run{}, fmt.Errorf("demo: waiting for pipeline %s: %s after %s", pipeline, state, d.o.Timeout)
+			return client.Run{}, fmt.Errorf("demo: waiting for pipeline %s: %s after %s", pipeline, state, d.o.Timeout)
 		case <-tick.C:
 		}
 	}
 }
 
-func (d *demo) pendingApproval(ctx context.Context, api *client, runID string) (approval, error) {
-	as, err := api.approvals(ctx)
+func (d *demo) pendingApproval(ctx context.Context, api *client.Client, runID string) (client.Approval, error) {
+	as, err := api.ListApprovals(ctx, runID, "pending")
 	if err != nil {
-		return approval{}, err
+		return client.Approval{}, err
 	}
 	for _, a := range as {
 		if a.RunID == runID && a.State == "pending" {
 			return a, nil
 		}
 	}
-	return approval{}, fmt.Errorf("demo: run %s waits but has no pending approval", runID)
+	return client.Approval{}, fmt.Errorf("demo: run %s waits but has no pending approval", runID)
 }
 
-// acceptanceDone reports whether the CD run's Acceptance job succeeded
-// before t.
-func (d *demo) acceptanceDone(ctx context.Context, api *client, runID string, t time.Time) bool {
-	recs, err := api.records(ctx, runID)
+// acceptanceDone reports whether the CD run's job succeeded before t
+// (any time when t is zero).
+func (d *demo) acceptanceDone(ctx context.Context, api *client.Client, runID, job string, t time.Time) bool {
+	recs, err := api.Records(ctx, runID)
 	if err != nil {
 		return false
 	}
 	for _, r := range recs {
-		if r.Type == "job" && r.Name == "Acceptance" {
-			return r.Result == "succeeded" && !r.FinishedAt.IsZero() && !r.FinishedAt.After(t)
+		if r.Type == "job" && r.Name == job {
+			return r.Result == "succeeded" && !r.FinishedAt.IsZero() && (t.IsZero() || !r.FinishedAt.After(t))
 		}
 	}
 	return false
@@ -368,6 +397,27 @@ func (d *demo) startServer(ctx context.Context, r *repo, kubeconfig, data, secre
 	if err := os.WriteFile(cfgPath, []byte(text), 0o600); err != nil {
 		return "", err
 	}
+	// The integration tests' secret, in the server's embedded vault (the
+	// variable group webapp-integration links it).
+	set := exec.CommandContext(ctx, d.o.Exe, "secret", "set", "admin-token", "--data", data)
+	set.Stdin = strings.NewReader(randomHex(16) + "\n")
+	if out, err := set.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("demo: store the integration tests' secret in the vault: %w: %s", err, out)
+	}
+	// The signing key CI signs with and CD verifies with, made the way a
+	// user would, into the same vault.
+	keygen := exec.CommandContext(ctx, d.o.Exe, "sign", "generate-key-pair", "--key", "vault://default/cosign-key", "--data", data, "--pub", filepath.Join(d.o.Dir, "cosign.pub"))
+	if out, err := keygen.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("demo: make the signing key: %w: %s", err, out)
+	}
+	// The image scan's database: osv.dev is not fetched (the demo must run
+	// offline and give the same result each time); a few real advisories
+	// stand in for it.
+	n, err := examples.SampleVulnDB(filepath.Join(data, "vulndb"))
+	if err != nil {
+		return "", fmt.Errorf("demo: %w", err)
+	}
+	d.say("Vault: integration secret and signing key stored; vulnerability database: %d sample advisories (conveyor vulndb update fetches osv.dev's)", n)
 	addr, err := freeAddr()
 	if err != nil {
 		return "", err
@@ -391,6 +441,7 @@ func (d *demo) startServer(ctx context.Context, r *repo, kubeconfig, data, secre
 	d.server = cmd
 	url := "http://" + addr
 	exited := make(chan error, 1)
+	d.exited = exited
 	go func() { exited <- cmd.Wait() }()
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
@@ -400,9 +451,6 @@ func (d *demo) startServer(ctx context.Context, r *repo, kubeconfig, data, secre
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
-				// Let cleanup wait on the same process.
-				d.server = &exec.Cmd{Process: cmd.Process}
-				go func() { <-exited }()
 				return url, nil
 			}
 		}
@@ -444,9 +492,9 @@ func tail(s string, n int) string {
 }
 
 func shortErr(err error) string {
-	var ae *apiError
+	var ae *client.Error
 	if errors.As(err, &ae) {
-		return fmt.Sprintf("%d %s", ae.Status, ae.Body)
+		return fmt.Sprintf("%d %s", ae.Status, ae.Message)
 	}
 	return err.Error()
 }

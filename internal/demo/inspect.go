@@ -12,12 +12,14 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
+
+	"conveyor.dev/conveyor/internal/server/client"
 )
 
 // inspect fills the summary's digests and workloads: the image references
 // the CI and CD runs report, checked against the registries themselves, and
 // the Deployments of the staging and production namespaces.
-func (d *demo) inspect(ctx context.Context, api *client, ci, cd run, kubeconfig string) error {
+func (d *demo) inspect(ctx context.Context, api *client.Client, ci, cd client.Run, kubeconfig string) error {
 	d.sum.NonprodRef = findOutput(ctx, api, ci.ID, "imageRef")
 	d.sum.ProdRef = findOutput(ctx, api, cd.ID, "imageRef")
 	var err error
@@ -62,8 +64,8 @@ func available(dep appsv1.Deployment) bool {
 
 // findOutput returns the first output variable of a run's records whose
 // name ends with suffix (e.g. "image.imageRef").
-func findOutput(ctx context.Context, api *client, runID, suffix string) string {
-	recs, err := api.records(ctx, runID)
+func findOutput(ctx context.Context, api *client.Client, runID, suffix string) string {
+	recs, err := api.Records(ctx, runID)
 	if err != nil {
 		return ""
 	}

@@ -164,6 +164,11 @@ func (d *Deployer) applyAndWait(ctx context.Context, req Request, objs []*unstru
 		}
 	}
 	res.Images = Images(objs)
+	if created, err := d.Manager.EnsureNamespace(ctx, req.Target.Namespace); err != nil {
+		return res, fmt.Errorf("deploy to %s/%s: %w", req.Target.Environment, req.Target.Namespace, err)
+	} else if created {
+		d.logf("Created namespace %s", req.Target.Namespace)
+	}
 	d.logf("Applying %d objects to namespace %s", len(objs), req.Target.Namespace)
 	cs, err := d.Manager.Apply(ctx, objs, ApplyOptions{Namespace: req.Target.Namespace})
 	res.Applied = cs

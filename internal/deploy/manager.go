@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -158,4 +159,29 @@ func (m *ResourceManager) RefFor(resource, name, ns string) (ObjectRef, error) {
 		ref.Namespace = ns
 	}
 	return ref, nil
+}
+
+// EnsureNamespace creates namespace name when it does not exist, labelled
+// as created by Conveyor, and reports whether it did. An environment of
+// conveyor.yaml names its namespace; the first deploy to it makes it, as
+// `helm --create-namespace` and Argo CD's CreateNamespace do.
+func (m *ResourceManager) EnsureNamespace(ctx context.Context, name string) (bool, error) {
+	if name == "" {
+		return false, nil
+	}
+	_, err := m.core.CoreV1().Namespaces().Get(ctx, name, metav1.GetOptions{})
+	if err == nil {
+		return false, nil
+	}
+	if !apierrors.IsNotFound(err) {
+		return false, fmt.Errorf("namespace %s: %w", name, err)
+	}
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{"app.kubernetes.io/managed-by": "conveyor"}}}
+	if _, err := m.core.CoreV1().Namespaces().Create(ctx, ns, metav1.CreateOptions{FieldManager: "conveyor"}); err != nil {
+		if apierrors.IsAlreadyExists(err) {
+			return false, nil
+		}
+		return false, fmt.Errorf("create namespace %s: %w", name, err)
+	}
+	return true, nil
 }

@@ -76,55 +76,45 @@ func (g *graphStatus) status(name string, args []string) (bool, error) {
 		}
 		return "", fmt.Errorf("%s('%s'): %s is not a dependency: add it to dependsOn", name, n, n)
 	}
+	// every: test must hold for each name; otherwise for any one of them.
+	var test func(store.Result) bool
+	every := true
 	switch strings.ToLower(name) {
 	case "always":
 		return true, nil
 	case "canceled":
 		return g.canceled, nil
 	case "succeeded":
-		if g.canceled && len(args) == 0 {
-			return false, nil
-		}
-		for _, n := range names {
-			r, err := get(n)
-			if err != nil {
-				return false, err
-			}
-			if r != store.ResultSucceeded && r != store.ResultSucceededWithIssues {
-				return false, nil
-			}
-		}
-		return true, nil
+		test = succeededResult
 	case "failed":
-		if g.canceled && len(args) == 0 {
-			return false, nil
-		}
-		for _, n := range names {
-			r, err := get(n)
-			if err != nil {
-				return false, err
-			}
-			if r == store.ResultFailed {
-				return true, nil
-			}
-		}
-		return false, nil
+		test, every = func(r store.Result) bool { return r == store.ResultFailed }, false
 	case "succeededorfailed":
-		if g.canceled && len(args) == 0 {
-			return false, nil
-		}
-		for _, n := range names {
-			r, err := get(n)
-			if err != nil {
-				return false, err
-			}
-			if r != store.ResultSucceeded && r != store.ResultSucceededWithIssues && r != store.ResultFailed {
-				return false, nil
-			}
-		}
-		return true, nil
+		test = func(r store.Result) bool { return succeededResult(r) || r == store.ResultFailed }
+	default:
+		return false, fmt.Errorf("unknown status function %s", name)
 	}
-	return false, fmt.Errorf("unknown status function %s", name)
+	// A canceled run runs only what asks for always() or canceled(): the
+	// other functions are false, with or without job names (Azure: "evaluates
+	// to False if the pipeline is canceled").
+	if g.canceled {
+		return false, nil
+	}
+	for _, n := range names {
+		r, err := get(n)
+		if err != nil {
+			return false, err
+		}
+		if test(r) != every {
+			return !every, nil
+		}
+	}
+	return every, nil
+}
+
+// succeededResult reports whether r counts as succeeded: Succeeded or
+// SucceededWithIssues.
+func succeededResult(r store.Result) bool {
+	return r == store.ResultSucceeded || r == store.ResultSucceededWithIssues
 }
 
 // jobStatus answers status functions for a step: from the status of its
@@ -145,7 +135,7 @@ func (j *jobStatus) status(name string, args []string) (bool, error) {
 	case "canceled":
 		return canceled, nil
 	case "succeeded":
-		return !canceled && (j.result == store.ResultSucceeded || j.result == store.ResultSucceededWithIssues), nil
+		return !canceled && succeededResult(j.result), nil
 	case "failed":
 		return !canceled && j.result == store.ResultFailed, nil
 	case "succeededorfailed":

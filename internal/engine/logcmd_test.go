@@ -82,7 +82,8 @@ func TestExpandMacros(t *testing.T) {
 		"$(unknown) stays":    "$(unknown) stays",
 		"$(build.buildid)":    "7",
 		"$(a":                 "$(a",
-		"$(a b)$(x$(a))":      "$(a b)$(x$(a))",
+		"$(a b)$(x$(a))":      "$(a b)$(x1)", // the agent rescans after an unknown "$("
+		"$(cat $(b.c)/f)":     "$(cat 2/f)",
 		"no macros":           "no macros",
 		"$[ runtime ] $(a)":   "$[ runtime ] 1",
 		"$(echo hi | tr a b)": "$(echo hi | tr a b)",

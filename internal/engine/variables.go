@@ -89,7 +89,8 @@ func EnvName(name string) string {
 }
 
 // expandMacros replaces each $(name) in s whose name lookup knows with its
-// value; unknown macros are left as they are, as Azure does.
+// value; unknown macros are left as they are, as Azure does. A value put
+// in is not expanded again.
 func expandMacros(s string, lookup func(string) (string, bool)) string {
 	if !strings.Contains(s, "$(") {
 		return s
@@ -115,8 +116,11 @@ func expandMacros(s string, lookup func(string) (string, bool)) string {
 				continue
 			}
 		}
-		b.WriteString(s[i : i+2+end+1])
-		s = s[i+2+end+1:]
+		// Not a known macro: go on from the next character, as the Azure
+		// agent does, so that a macro nested in shell syntax such as
+		// $(cat $(Pipeline.Workspace)/file) still expands.
+		b.WriteString("$")
+		s = s[i+1:]
 	}
 }
 

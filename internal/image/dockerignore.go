@@ -5,6 +5,8 @@ import (
 	"bytes"
 	"path"
 	"strings"
+
+	"conveyor.dev/conveyor/internal/glob"
 )
 
 // ignorer decides which build-context paths a .dockerignore excludes: each
@@ -58,37 +60,11 @@ func (ig *ignorer) excluded(rel string) bool {
 	for _, p := range ig.pats {
 		// The pattern matches rel or one of its parent directories.
 		for n := 1; n <= len(segs); n++ {
-			if matchSegments(p.segs, segs[:n]) {
+			if glob.MatchSegments(p.segs, segs[:n]) {
 				out = !p.neg
 				break
 			}
 		}
 	}
 	return out
-}
-
-// matchSegments matches name segments against pattern segments, ** standing
-// for any number of segments.
-func matchSegments(pat, name []string) bool {
-	for len(pat) > 0 {
-		if pat[0] == "**" {
-			if len(pat) == 1 {
-				return true
-			}
-			for i := 0; i <= len(name); i++ {
-				if matchSegments(pat[1:], name[i:]) {
-					return true
-				}
-			}
-			return false
-		}
-		if len(name) == 0 {
-			return false
-		}
-		if ok, err := path.Match(pat[0], name[0]); err != nil || !ok {
-			return false
-		}
-		pat, name = pat[1:], name[1:]
-	}
-	return len(name) == 0
 }

@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"fmt"
+	"iter"
 	"regexp"
 	"strconv"
 	"strings"
@@ -145,6 +146,14 @@ func (d *decoder) strMap(n *Node, p string) map[string]string {
 		d.add(n, p, "want a mapping of names to strings, got %s", n.kindName())
 		return nil
 	}
+	return d.scalarValues(n, func(key string, v *Node) {
+		d.add(v, joinPath(p, key), "want a string, got %s", v.kindName())
+	})
+}
+
+// scalarValues returns the values of the mapping n by key, a null value as
+// ""; notString reports a value that is not a scalar (it is left out).
+func (d *decoder) scalarValues(n *Node, notString func(key string, v *Node)) map[string]string {
 	out := make(map[string]string, len(n.Pairs))
 	for _, pair := range n.Pairs {
 		v := pair.Value
@@ -154,7 +163,7 @@ func (d *decoder) strMap(n *Node, p string) map[string]string {
 		case ScalarNode:
 			out[pair.Key.Value] = v.Value
 		default:
-			d.add(v, joinPath(p, pair.Key.Value), "want a string, got %s", v.kindName())
+			notString(pair.Key.Value, v)
 		}
 	}
 	return out
@@ -407,80 +416,74 @@ func (d *decoder) resources(n *Node, p string) plan.Resources {
 			d.add(v, joinPath(p, k), "resources.%s is not supported by Conveyor: use resources.pipelines or resources.repositories", k)
 		}
 	}
-	if repos := n.Get("repositories"); !repos.IsNull() {
-		rp := joinPath(p, "repositories")
-		for i, it := range d.seq(repos, rp) {
-			ip := fmt.Sprintf("%s[%d]", rp, i)
-			if !d.mapping(it, ip, "repository resource", repositoryKeys) {
-				continue
-			}
-			rr := plan.RepositoryResource{
-				Alias:    d.str(it.Get("repository"), joinPath(ip, "repository")),
-				Type:     d.str(it.Get("type"), joinPath(ip, "type")),
-				Name:     d.str(it.Get("name"), joinPath(ip, "name")),
-				Ref:      d.str(it.Get("ref"), joinPath(ip, "ref")),
-				Endpoint: d.str(it.Get("endpoint"), joinPath(ip, "endpoint")),
-				Pos:      it.Pos,
-			}
-			if rr.Alias == "" {
-				d.add(it, ip, "repository resource needs an alias (repository:)")
-			}
-			if rr.Type != "" && !containsString(repositoryTypeList, rr.Type) {
-				d.add(it.Get("type"), joinPath(ip, "type"), "unknown repository type %q; want one of %s", rr.Type, strings.Join(repositoryTypeList, ", "))
-			}
-			if t := it.Get("trigger"); t != nil {
-				rr.Trigger = d.trigger(t, joinPath(ip, "trigger"), false)
-			}
-			r.Repositories = append(r.Repositories, rr)
+	for ip, it := range d.mappings(n, p, "repositories", "repository resource", repositoryKeys) {
+		rr := plan.RepositoryResource{
+			Alias:    d.str(it.Get("repository"), joinPath(ip, "repository")),
+			Type:     d.str(it.Get("type"), joinPath(ip, "type")),
+			Name:     d.str(it.Get("name"), joinPath(ip, "name")),
+			Ref:      d.str(it.Get("ref"), joinPath(ip, "ref")),
+			Endpoint: d.str(it.Get("endpoint"), joinPath(ip, "endpoint")),
+			Pos:      it.Pos,
 		}
+		if rr.Alias == "" {
+			d.add(it, ip, "repository resource needs an alias (repository:)")
+		}
+		if rr.Type != "" && !containsString(repositoryTypeList, rr.Type) {
+			d.add(it.Get("type"), joinPath(ip, "type"), "unknown repository type %q; want one of %s", rr.Type, strings.Join(repositoryTypeList, ", "))
+		}
+		if t := it.Get("trigger"); t != nil {
+			rr.Trigger = d.trigger(t, joinPath(ip, "trigger"), false)
+		}
+		r.Repositories = append(r.Repositories, rr)
 	}
-	if pipes := n.Get("pipelines"); !pipes.IsNull() {
-		pp := joinPath(p, "pipelines")
-		for i, it := range d.seq(pipes, pp) {
-			ip := fmt.Sprintf("%s[%d]", pp, i)
-			if !d.mapping(it, ip, "pipeline resource", pipelineResKeys) {
-				continue
-			}
-			pr := plan.PipelineResource{
-				Alias:   d.str(it.Get("pipeline"), joinPath(ip, "pipeline")),
-				Source:  d.str(it.Get("source"), joinPath(ip, "source")),
-				Project: d.str(it.Get("project"), joinPath(ip, "project")),
-				Version: d.str(it.Get("version"), joinPath(ip, "version")),
-				Branch:  d.str(it.Get("branch"), joinPath(ip, "branch")),
-				Tags:    d.strList(it.Get("tags"), joinPath(ip, "tags")),
-				Pos:     it.Pos,
-			}
-			if pr.Alias == "" {
-				d.add(it, ip, "pipeline resource needs an alias (pipeline:)")
-			}
-			if pr.Source == "" && pr.Alias != "" {
-				d.add(it, ip, "pipeline resource %q needs a source (the name of the pipeline that produces it)", pr.Alias)
-			}
-			if t := it.Get("trigger"); t != nil {
-				pr.Trigger = d.pipelineTrigger(t, joinPath(ip, "trigger"))
-			}
-			r.Pipelines = append(r.Pipelines, pr)
+	for ip, it := range d.mappings(n, p, "pipelines", "pipeline resource", pipelineResKeys) {
+		pr := plan.PipelineResource{
+			Alias:   d.str(it.Get("pipeline"), joinPath(ip, "pipeline")),
+			Source:  d.str(it.Get("source"), joinPath(ip, "source")),
+			Project: d.str(it.Get("project"), joinPath(ip, "project")),
+			Version: d.str(it.Get("version"), joinPath(ip, "version")),
+			Branch:  d.str(it.Get("branch"), joinPath(ip, "branch")),
+			Tags:    d.strList(it.Get("tags"), joinPath(ip, "tags")),
+			Pos:     it.Pos,
 		}
+		if pr.Alias == "" {
+			d.add(it, ip, "pipeline resource needs an alias (pipeline:)")
+		}
+		if pr.Source == "" && pr.Alias != "" {
+			d.add(it, ip, "pipeline resource %q needs a source (the name of the pipeline that produces it)", pr.Alias)
+		}
+		if t := it.Get("trigger"); t != nil {
+			pr.Trigger = d.pipelineTrigger(t, joinPath(ip, "trigger"))
+		}
+		r.Pipelines = append(r.Pipelines, pr)
 	}
-	if cs := n.Get("containers"); !cs.IsNull() {
-		cp := joinPath(p, "containers")
-		for i, it := range d.seq(cs, cp) {
-			ip := fmt.Sprintf("%s[%d]", cp, i)
-			if !d.mapping(it, ip, "container resource", containerResKeys) {
-				continue
-			}
-			c := d.containerSpec(it, ip)
-			c.Alias = d.str(it.Get("container"), joinPath(ip, "container"))
-			if c.Alias == "" {
-				d.add(it, ip, "container resource needs an alias (container:)")
-			}
-			if c.Image == "" {
-				d.add(it, ip, "container resource %q needs an image", c.Alias)
-			}
-			r.Containers = append(r.Containers, c)
+	for ip, it := range d.mappings(n, p, "containers", "container resource", containerResKeys) {
+		c := d.containerSpec(it, ip)
+		c.Alias = d.str(it.Get("container"), joinPath(ip, "container"))
+		if c.Alias == "" {
+			d.add(it, ip, "container resource needs an alias (container:)")
 		}
+		if c.Image == "" {
+			d.add(it, ip, "container resource %q needs an image", c.Alias)
+		}
+		r.Containers = append(r.Containers, c)
 	}
 	return r
+}
+
+// mappings yields, with its path, every item of the sequence under key of
+// n that is a mapping of the allowed keys (see mapping); the others are
+// reported.
+func (d *decoder) mappings(n *Node, p, key, what string, allowed []string) iter.Seq2[string, *Node] {
+	return func(yield func(string, *Node) bool) {
+		kp := joinPath(p, key)
+		for i, it := range d.seq(n.Get(key), kp) {
+			ip := fmt.Sprintf("%s[%d]", kp, i)
+			if d.mapping(it, ip, what, allowed) && !yield(ip, it) {
+				return
+			}
+		}
+	}
 }
 
 func (d *decoder) seq(n *Node, p string) []*Node {

@@ -337,19 +337,9 @@ func (c *compiler) taskInputs(n *Node, p string) map[string]string {
 		c.add(n, p, "inputs must be a mapping of input names to values, not %s", n.kindName())
 		return map[string]string{}
 	}
-	out := make(map[string]string, len(n.Pairs))
-	for _, pair := range n.Pairs {
-		v := pair.Value
-		switch v.Kind {
-		case NullNode:
-			out[pair.Key.Value] = ""
-		case ScalarNode:
-			out[pair.Key.Value] = v.Value
-		default:
-			c.add(v, joinPath(p, pair.Key.Value), "task input %s must be a string, not %s", pair.Key.Value, v.kindName())
-		}
-	}
-	return out
+	return c.scalarValues(n, func(key string, v *Node) {
+		c.add(v, joinPath(p, key), "task input %s must be a string, not %s", key, v.kindName())
+	})
 }
 
 func (c *compiler) target(n *Node, p string) *plan.Target {

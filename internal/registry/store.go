@@ -143,11 +143,7 @@ func (s *store) linkBlob(repo string, d digest) error {
 }
 
 func (s *store) unlinkBlob(repo string, d digest) (bool, error) {
-	err := os.Remove(s.blobLinkPath(repo, d))
-	if errors.Is(err, fs.ErrNotExist) {
-		return false, nil
-	}
-	return err == nil, err
+	return removeFile(s.blobLinkPath(repo, d))
 }
 
 // putManifest stores content as a blob and links it into repo as a manifest.
@@ -182,51 +178,44 @@ func (s *store) hasManifest(repo string, d digest) bool {
 }
 
 func (s *store) deleteManifestLink(repo string, d digest) (bool, error) {
-	err := os.Remove(s.manifestLinkPath(repo, d))
+	return removeFile(s.manifestLinkPath(repo, d))
+}
+
+// manifests lists the manifest digests of repo.
+func (s *store) manifests(repo string) ([]digest, error) { return s.linkedDigests(repo, "_manifests") }
+
+// blobLinks lists the blob digests linked into repo.
+func (s *store) blobLinks(repo string) ([]digest, error) { return s.linkedDigests(repo, "_blobs") }
+
+// linkedDigests lists the digests linked into repo under its folder of
+// links (_manifests, _blobs).
+func (s *store) linkedDigests(repo, links string) ([]digest, error) {
+	var out []digest
+	for alg := range hexLen {
+		entries, err := os.ReadDir(filepath.Join(s.repoDir(repo), links, alg))
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		for _, e := range entries {
+			if d, err := parseDigest(alg + ":" + e.Name()); err == nil {
+				out = append(out, d)
+			}
+		}
+	}
+	return out, nil
+}
+
+// removeFile removes the file at path; removed is false when there was
+// none.
+func removeFile(path string) (removed bool, err error) {
+	err = os.Remove(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return false, nil
 	}
 	return err == nil, err
-}
-
-// manifests lists the manifest digests of repo.
-func (s *store) manifests(repo string) ([]digest, error) {
-	var out []digest
-	for alg := range hexLen {
-		entries, err := os.ReadDir(filepath.Join(s.repoDir(repo), "_manifests", alg))
-		if errors.Is(err, fs.ErrNotExist) {
-			continue
-		}
-		if err != nil {
-			return nil, err
-		}
-		for _, e := range entries {
-			if d, err := parseDigest(alg + ":" + e.Name()); err == nil {
-				out = append(out, d)
-			}
-		}
-	}
-	return out, nil
-}
-
-// blobLinks lists the blob digests linked into repo.
-func (s *store) blobLinks(repo string) ([]digest, error) {
-	var out []digest
-	for alg := range hexLen {
-		entries, err := os.ReadDir(filepath.Join(s.repoDir(repo), "_blobs", alg))
-		if errors.Is(err, fs.ErrNotExist) {
-			continue
-		}
-		if err != nil {
-			return nil, err
-		}
-		for _, e := range entries {
-			if d, err := parseDigest(alg + ":" + e.Name()); err == nil {
-				out = append(out, d)
-			}
-		}
-	}
-	return out, nil
 }
 
 func (s *store) tag(repo, tag string) (digest, bool) {
@@ -246,11 +235,7 @@ func (s *store) setTag(repo, tag string, d digest) error {
 }
 
 func (s *store) deleteTag(repo, tag string) (bool, error) {
-	err := os.Remove(s.tagPath(repo, tag))
-	if errors.Is(err, fs.ErrNotExist) {
-		return false, nil
-	}
-	return err == nil, err
+	return removeFile(s.tagPath(repo, tag))
 }
 
 // tags lists the tags of repo, sorted; ok is false when repo does not exist.

@@ -131,22 +131,25 @@ func (s *Server) createRun(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, http.StatusUnprocessableEntity, err)
 		return
 	}
+	s.writeRun(w, r, http.StatusCreated, id)
+}
+
+// writeRun answers the run id as a RunView with status; a 201 Created
+// also names the run in its Location header.
+func (s *Server) writeRun(w http.ResponseWriter, r *http.Request, status int, id string) {
 	run, err := s.st.GetRun(r.Context(), id)
 	if err != nil {
 		s.fail(w, r, http.StatusInternalServerError, err)
 		return
 	}
-	w.Header().Set("Location", "/api/v1/runs/"+id)
-	writeJSON(w, http.StatusCreated, runView(run))
+	if status == http.StatusCreated {
+		w.Header().Set("Location", "/api/v1/runs/"+id)
+	}
+	writeJSON(w, status, runView(run))
 }
 
 func (s *Server) getRun(w http.ResponseWriter, r *http.Request) {
-	run, err := s.st.GetRun(r.Context(), r.PathValue("run"))
-	if err != nil {
-		s.fail(w, r, http.StatusInternalServerError, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, runView(run))
+	s.writeRun(w, r, http.StatusOK, r.PathValue("run"))
 }
 
 func (s *Server) cancelRun(w http.ResponseWriter, r *http.Request) {
@@ -155,12 +158,7 @@ func (s *Server) cancelRun(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, http.StatusInternalServerError, err)
 		return
 	}
-	run, err := s.st.GetRun(r.Context(), id)
-	if err != nil {
-		s.fail(w, r, http.StatusInternalServerError, err)
-		return
-	}
-	writeJSON(w, http.StatusAccepted, runView(run))
+	s.writeRun(w, r, http.StatusAccepted, id)
 }
 
 func (s *Server) retryRun(w http.ResponseWriter, r *http.Request) {
@@ -169,24 +167,27 @@ func (s *Server) retryRun(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, http.StatusInternalServerError, err)
 		return
 	}
-	run, err := s.st.GetRun(r.Context(), id)
-	if err != nil {
-		s.fail(w, r, http.StatusInternalServerError, err)
-		return
-	}
-	w.Header().Set("Location", "/api/v1/runs/"+id)
-	writeJSON(w, http.StatusCreated, runView(run))
+	s.writeRun(w, r, http.StatusCreated, id)
 }
 
-func (s *Server) listRecords(w http.ResponseWriter, r *http.Request) {
-	id := r.PathValue("run")
+// runRecords returns the timeline records of the run id; when the run or
+// its records cannot be read it answers the error and returns false.
+func (s *Server) runRecords(w http.ResponseWriter, r *http.Request, id string) ([]store.Record, bool) {
 	if _, err := s.st.GetRun(r.Context(), id); err != nil {
 		s.fail(w, r, http.StatusInternalServerError, err)
-		return
+		return nil, false
 	}
 	recs, err := s.st.ListRecords(r.Context(), id)
 	if err != nil {
 		s.fail(w, r, http.StatusInternalServerError, err)
+		return nil, false
+	}
+	return recs, true
+}
+
+func (s *Server) listRecords(w http.ResponseWriter, r *http.Request) {
+	recs, ok := s.runRecords(w, r, r.PathValue("run"))
+	if !ok {
 		return
 	}
 	out := make([]RecordView, 0, len(recs))
@@ -222,13 +223,8 @@ func lineViews(lines []store.LogLine) []LogLineView {
 // runLogs answers every step log of the run, in timeline order.
 func (s *Server) runLogs(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("run")
-	if _, err := s.st.GetRun(r.Context(), id); err != nil {
-		s.fail(w, r, http.StatusInternalServerError, err)
-		return
-	}
-	recs, err := s.st.ListRecords(r.Context(), id)
-	if err != nil {
-		s.fail(w, r, http.StatusInternalServerError, err)
+	recs, ok := s.runRecords(w, r, id)
+	if !ok {
 		return
 	}
 	out := []LogView{}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -268,6 +269,15 @@ func (f *followUps) completed(ctx context.Context, repo string, r store.Run) (tr
 	if branch != "" && !strings.HasPrefix(branch, "refs/") {
 		branch = "refs/heads/" + branch
 	}
-	return trigger.CompletedRun{Repository: repo, Pipeline: r.Pipeline, RunID: r.ID, RunName: fmt.Sprint(r.Number),
+	return trigger.CompletedRun{Repository: repo, Pipeline: r.Pipeline, RunID: r.ID, RunName: runName(r),
 		Branch: branch, Commit: r.Commit, Result: string(r.Result), Requester: in.RequestedFor, Stages: stages, Tags: r.Tags}, nil
+}
+
+// runName is a run's display name: its build number when the plan set
+// one, else its number.
+func runName(r store.Run) string {
+	if n := r.Variables["Build.BuildNumber"]; n != "" {
+		return n
+	}
+	return strconv.FormatInt(r.Number, 10)
 }

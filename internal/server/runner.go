@@ -189,9 +189,11 @@ func (r *Runner) Start(ctx context.Context, req trigger.Request) (string, error)
 		Event: store.Event(event), TargetBranch: req.TargetBranch, PullRequestID: req.PullRequest,
 		Variables: vars, RequestedFor: Requester(req.Requester, r.users),
 	})
-	if err == nil && req.PullRequest > 0 {
+	if err == nil {
 		r.mu.Lock()
-		r.prs[id] = req.PullRequest
+		if req.PullRequest > 0 {
+			r.prs[id] = req.PullRequest
+		}
 		r.mu.Unlock()
 	}
 	return id, err

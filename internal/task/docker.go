@@ -24,6 +24,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"conveyor.dev/conveyor/internal/config"
+	"conveyor.dev/conveyor/internal/glob"
 	"conveyor.dev/conveyor/internal/image"
 )
 
@@ -461,7 +462,7 @@ func findDockerfile(env *Env) (string, error) {
 			return filepath.SkipDir
 		}
 		rel, _ := filepath.Rel(env.Dirs.Sources, p)
-		if !d.IsDir() && matchPattern(pat, filepath.ToSlash(rel)) {
+		if !d.IsDir() && glob.Match(pat, filepath.ToSlash(rel)) {
 			found = append(found, p)
 		}
 		return nil

@@ -104,8 +104,13 @@ func runKubernetes(ctx context.Context, env *Env) (Result, error) {
 	if err != nil {
 		return fail("%v", err)
 	}
-	if env.SetVariable != nil {
-		if err := env.SetVariable("KubectlOutput", text, VarOptions{Secret: secret}); err != nil {
+	// As the Azure task declares it an output variable, it is both
+	// $(KubectlOutput) and, for a named step, $(<name>.KubectlOutput).
+	for _, output := range []bool{false, true} {
+		if env.SetVariable == nil {
+			break
+		}
+		if err := env.SetVariable("KubectlOutput", text, VarOptions{Secret: secret, Output: output}); err != nil {
 			return Result{}, err
 		}
 	}

@@ -2,6 +2,8 @@ package task
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"math"
@@ -344,6 +346,14 @@ func (k *manifestRun) deploy(ctx context.Context) (Result, error) {
 		what = "Canary deployed"
 	}
 	k.addSummary(what, req, res)
+	// What was applied, for an approval later in the run to release
+	// exactly that (approval.ReleaseOf reads manifestsHash outputs).
+	if len(res.Revision.Manifests) > 0 && k.env.SetVariable != nil {
+		sum := sha256.Sum256(res.Revision.Manifests)
+		if err := k.env.SetVariable("manifestsHash", "sha256:"+hex.EncodeToString(sum[:]), VarOptions{Output: true}); err != nil {
+			return Result{}, err
+		}
+	}
 	return Result{Status: Succeeded, Message: summary(res)}, nil
 }
 
@@ -372,26 +382,30 @@ func summary(res deploy.Result) string {
 	return msg
 }
 
-func (k *manifestRun) requireCanary(action string) (Result, bool) {
+// canaryRequest returns the deploy request of the promote or reject action;
+// ok is false, with the failed result, when the task is not a canary
+// deploy or its inputs are wrong.
+func (k *manifestRun) canaryRequest(action string) (req deploy.Request, failed Result, ok bool) {
 	_, isCanary, err := k.canary()
 	if err != nil {
-		r, _ := manifestFail("%v", err)
-		return r, false
+		failed, _ = manifestFail("%v", err)
+		return deploy.Request{}, failed, false
 	}
 	if !isCanary {
-		r, _ := manifestFail("action %s needs strategy: canary (it promotes or rejects a canary deploy)", action)
-		return r, false
+		failed, _ = manifestFail("action %s needs strategy: canary (it promotes or rejects a canary deploy)", action)
+		return deploy.Request{}, failed, false
 	}
-	return Result{}, true
+	if req, err = k.request(true); err != nil {
+		failed, _ = manifestFail("%v", err)
+		return deploy.Request{}, failed, false
+	}
+	return req, Result{}, true
 }
 
 func (k *manifestRun) promote(ctx context.Context) (Result, error) {
-	if r, ok := k.requireCanary("promote"); !ok {
-		return r, nil
-	}
-	req, err := k.request(true)
-	if err != nil {
-		return manifestFail("%v", err)
+	req, failed, ok := k.canaryRequest("promote")
+	if !ok {
+		return failed, nil
 	}
 	res, err := k.deployer.Promote(ctx, req)
 	if err != nil {
@@ -402,12 +416,9 @@ func (k *manifestRun) promote(ctx context.Context) (Result, error) {
 }
 
 func (k *manifestRun) reject(ctx context.Context) (Result, error) {
-	if r, ok := k.requireCanary("reject"); !ok {
-		return r, nil
-	}
-	req, err := k.request(true)
-	if err != nil {
-		return manifestFail("%v", err)
+	req, failed, ok := k.canaryRequest("reject")
+	if !ok {
+		return failed, nil
 	}
 	cs, err := k.deployer.Reject(ctx, req)
 	if err != nil {
@@ -456,20 +467,11 @@ func (k *manifestRun) patch(ctx context.Context) (Result, error) {
 		if file == "" {
 			return manifestFail("input resourceFileToPatch is required with resourceToPatch: file")
 		}
-		ms, err := readManifests(k.env.Dirs.Sources, file)
+		fileRefs, err := k.refsInFile(file)
 		if err != nil {
 			return manifestFail("%v", err)
 		}
-		objs, err := deploy.ParseManifests(ms)
-		if err != nil {
-			return manifestFail("%v", err)
-		}
-		if err := k.deployer.Manager.SetNamespaces(objs, k.namespace); err != nil {
-			return manifestFail("%v", err)
-		}
-		for _, o := range objs {
-			refs = append(refs, deploy.RefOf(o))
-		}
+		refs = append(refs, fileRefs...)
 	case "name":
 		ref, err := k.target()
 		if err != nil {
@@ -511,6 +513,27 @@ func (k *manifestRun) patch(ctx context.Context) (Result, error) {
 	return Result{Status: Succeeded, Message: fmt.Sprintf("%d objects patched", len(refs))}, nil
 }
 
+// refsInFile returns the objects of the manifest file (or files: see
+// readManifests), in the task's namespace where they name none.
+func (k *manifestRun) refsInFile(file string) ([]deploy.ObjectRef, error) {
+	ms, err := readManifests(k.env.Dirs.Sources, file)
+	if err != nil {
+		return nil, err
+	}
+	objs, err := deploy.ParseManifests(ms)
+	if err != nil {
+		return nil, err
+	}
+	if err := k.deployer.Manager.SetNamespaces(objs, k.namespace); err != nil {
+		return nil, err
+	}
+	refs := make([]deploy.ObjectRef, 0, len(objs))
+	for _, o := range objs {
+		refs = append(refs, deploy.RefOf(o))
+	}
+	return refs, nil
+}
+
 // patchJSON accepts a patch written in JSON or YAML and returns JSON.
 func patchJSON(s string) ([]byte, error) {
 	return yaml.YAMLToJSON([]byte(s))
@@ -530,20 +553,11 @@ func (k *manifestRun) delete(ctx context.Context) (Result, error) {
 				return manifestFail("arguments: %s needs a file", a)
 			}
 			i++
-			ms, err := readManifests(k.env.Dirs.Sources, args[i])
+			fileRefs, err := k.refsInFile(args[i])
 			if err != nil {
 				return manifestFail("%v", err)
 			}
-			objs, err := deploy.ParseManifests(ms)
-			if err != nil {
-				return manifestFail("%v", err)
-			}
-			if err := k.deployer.Manager.SetNamespaces(objs, k.namespace); err != nil {
-				return manifestFail("%v", err)
-			}
-			for _, o := range objs {
-				refs = append(refs, deploy.RefOf(o))
-			}
+			refs = append(refs, fileRefs...)
 		case strings.HasPrefix(a, "-"):
 			return manifestFail("arguments: flag %s is not supported: name objects as kind name, kind/name or -f file", a)
 		case strings.Contains(a, "/"):

@@ -40,6 +40,12 @@ func (k *manifestRun) gate(ctx context.Context, cfg *rest.Config, images []strin
 				return fmt.Errorf("environment %s admits only images of %s pinned by digest, not %s: promote the image to that registry first (PromoteImage@1)", name, host, img)
 			}
 		}
+		// The policy binds to the namespace, which the first deploy makes.
+		if created, err := k.deployer.Manager.EnsureNamespace(ctx, ns); err != nil {
+			return fmt.Errorf("environment %s: %w", name, err)
+		} else if created {
+			k.env.Logf("Created namespace %s", ns)
+		}
 		if err := supplychain.EnsureAdmissionPolicy(ctx, cfg, host, ns, 30*time.Second); err != nil {
 			return fmt.Errorf("environment %s: %w", name, err)
 		}

@@ -2,42 +2,12 @@ package task
 
 import (
 	"io/fs"
-	"path"
 	"path/filepath"
 	"sort"
 	"strings"
+
+	"conveyor.dev/conveyor/internal/glob"
 )
-
-// matchPattern reports whether the slash-separated relative path rel matches
-// the minimatch-style pattern pat: `**` matches any number of path segments,
-// other segments follow path.Match.
-func matchPattern(pat, rel string) bool {
-	return matchSegs(strings.Split(pat, "/"), strings.Split(rel, "/"))
-}
-
-func matchSegs(pat, name []string) bool {
-	for len(pat) > 0 {
-		if pat[0] == "**" {
-			if len(pat) == 1 {
-				return true
-			}
-			for i := 0; i <= len(name); i++ {
-				if matchSegs(pat[1:], name[i:]) {
-					return true
-				}
-			}
-			return false
-		}
-		if len(name) == 0 {
-			return false
-		}
-		if ok, err := path.Match(pat[0], name[0]); err != nil || !ok {
-			return false
-		}
-		pat, name = pat[1:], name[1:]
-	}
-	return len(name) == 0
-}
 
 // matchFiles walks root and returns the relative (slash-separated) paths of
 // regular files matching the newline-separated patterns; a pattern starting
@@ -75,13 +45,13 @@ func matchFiles(root, patterns string) ([]string, error) {
 		rel = filepath.ToSlash(rel)
 		ok := false
 		for _, pat := range incl {
-			if matchPattern(pat, rel) {
+			if glob.Match(pat, rel) {
 				ok = true
 				break
 			}
 		}
 		for _, pat := range excl {
-			if ok && matchPattern(pat, rel) {
+			if ok && glob.Match(pat, rel) {
 				ok = false
 			}
 		}

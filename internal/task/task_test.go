@@ -34,28 +34,6 @@ func TestLookupAndKnown(t *testing.T) {
 	}
 }
 
-func TestMatchPattern(t *testing.T) {
-	tests := []struct {
-		pat, path string
-		want      bool
-	}{
-		{"**", "a/b/c.txt", true},
-		{"*", "a.txt", true},
-		{"*", "a/b.txt", false},
-		{"**/*.txt", "a.txt", true},
-		{"**/*.txt", "a/b/c.txt", true},
-		{"**/*.txt", "a/b/c.go", false},
-		{"src/**", "src/x/y", true},
-		{"src/**/TEST-*.xml", "src/a/TEST-1.xml", true},
-		{"src/*.go", "src/a/b.go", false},
-	}
-	for _, tt := range tests {
-		if got := matchPattern(tt.pat, tt.path); got != tt.want {
-			t.Errorf("matchPattern(%q, %q) = %v, want %v", tt.pat, tt.path, got, tt.want)
-		}
-	}
-}
-
 func TestParseJUnit(t *testing.T) {
 	doc := `<testsuites>
   <testsuite name="a"><testcase classname="pkg" name="ok"/><testcase classname="pkg" name="bad"><failure>boom</failure></testcase></testsuite>

@@ -2,10 +2,8 @@
 # Builds HashiCorp Vault's server (the `vault` binary, which runs
 # `vault server -dev`) from the Go module proxy into
 #   ${XDG_CACHE_HOME:-$HOME/.cache}/conveyor/vault/<version>/vault
-# and prints the binary's path on stdout. Idempotent: returns at once when the
-# binary is present. The binary is built under a temporary name and renamed
-# into place, so an interrupted build never leaves a half binary behind.
-# Concurrent callers (parallel test packages) serialise on a lock file.
+# and prints the binary's path on stdout. Idempotent, interrupt-safe and
+# serialised between concurrent callers: see tools/lib.sh.
 #
 # The version is pinned by tools/vault/go.mod; VAULT_VERSION names the cache
 # folder and must change with the pin (internal/secret/vault/vaulttest holds
@@ -15,34 +13,12 @@ set -euo pipefail
 VAULT_VERSION=v1.21.4
 
 here="$(cd "$(dirname "$0")" && pwd)"
-cache="${XDG_CACHE_HOME:-$HOME/.cache}/conveyor/vault/$VAULT_VERSION"
-bin="$cache/vault"
-
-if [ "${1:-}" = "--version" ]; then
-	echo "$VAULT_VERSION"
-	exit 0
-fi
-
-if [ -x "$bin" ]; then
-	echo "$bin"
-	exit 0
-fi
-
-mkdir -p "$cache"
-exec 9>"$cache/.build.lock"
-flock 9
-if [ -x "$bin" ]; then # another builder finished while we waited
-	echo "$bin"
-	exit 0
-fi
-
-log() { echo "vault build: $*" >&2; }
-
-tmp="$(mktemp -d "$cache/.tmp.XXXXXX")"
-trap 'rm -rf "$tmp"' EXIT
+# shellcheck source=tools/lib.sh
+. "$here/../lib.sh"
+tool_init vault "$VAULT_VERSION" file vault
+tool_begin "$@"
 
 export CGO_ENABLED=0
-start=$SECONDS
 
 # Vault's own go.mod builds against its in-tree ./sdk, a replace that does
 # not apply to a dependent module; the published sdk it names (v0.21.0) was
@@ -81,6 +57,5 @@ log "building HashiCorp Vault $VAULT_VERSION (long on a cold Go build cache)"
 (cd "$here" && go build -modfile="$tmp/go.mod" -trimpath \
 	-ldflags "-s -w -X github.com/hashicorp/vault/version.Version=${VAULT_VERSION#v}" \
 	-o "$tmp/vault" github.com/hashicorp/vault)
-mv -f "$tmp/vault" "$bin"
-log "done in $((SECONDS - start))s: $bin"
-echo "$bin"
+tool_install vault
+tool_end

@@ -14,6 +14,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -289,8 +290,53 @@ func (c *Client) followOnce(ctx context.Context, runID, record string, last *int
 	return false, sc.Err()
 }
 
-// Approval is an approval as the server stores it (fields as JSON names).
-type Approval = map[string]any
+// Approval is an approval as the API shows it.
+type Approval struct {
+	ID          string
+	RunID       string
+	Gate        string // the stage (environment checks) or job (ManualValidation) it holds
+	Kind        string
+	Environment string
+	Requester   string
+	State       string // pending, approved, rejected, timedOut, canceled
+	Release     struct {
+		Digests       map[string]string `json:"digests,omitempty"`
+		ManifestsHash string            `json:"manifestsHash,omitempty"`
+	}
+	CreatedAt, ExpiresAt, DecidedAt time.Time
+	Decisions                       []struct {
+		User, Decision, Comment string
+		At                      time.Time
+	}
+}
+
+// AuditEntry is one entry of the append-only audit log.
+type AuditEntry struct {
+	Seq     int64
+	At      time.Time
+	Actor   string
+	Action  string // e.g. approval.requested, approval.approved
+	RunID   string
+	Subject string
+	Detail  string
+}
+
+// Audit lists the newest audit entries (limit 0: the server's default).
+func (c *Client) Audit(ctx context.Context, limit int) ([]AuditEntry, error) {
+	path := "/api/v1/audit"
+	if limit > 0 {
+		path += "?limit=" + strconv.Itoa(limit)
+	}
+	var out []AuditEntry
+	return out, c.do(ctx, "GET", path, nil, &out)
+}
+
+// As returns a client of the same server authenticating with token.
+func (c *Client) As(token string) *Client {
+	cp := *c
+	cp.token = token
+	return &cp
+}
 
 // ListApprovals lists approvals, optionally of one run and in one state.
 func (c *Client) ListApprovals(ctx context.Context, runID, state string) ([]Approval, error) {

@@ -3,8 +3,8 @@
 // a one-layer OCI image by internal/kubeenv.
 //
 // With -listen ADDR it also answers every HTTP request on ADDR with
-// "pause ok", which makes it the smoke-test workload of make demo (its image
-// is on the real node already, no registry needed).
+// "pause ok", which makes it a workload for tests of the real node (its
+// image is on the real node already, no registry needed).
 package main
 
 import (
