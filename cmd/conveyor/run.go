@@ -756,7 +756,7 @@ func newRunsCmd() *cobra.Command {
 			})
 		},
 	}
-	cmd.AddCommand(list, show, logs, cancel, retry)
+	cmd.AddCommand(list, show, logs, cancel, retry, newRunsStartCmd())
 	addServerMode(cmd)
 	return cmd
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -28,6 +29,7 @@ func addServerMode(runs *cobra.Command) {
 		},
 		"cancel": serverRunsCancel,
 		"retry":  serverRunsRetry,
+		"start":  serverRunsStart,
 	}
 	for _, sub := range runs.Commands() {
 		mode, ok := modes[sub.Name()]
@@ -190,5 +192,82 @@ func serverRunsRetry(c *client.Client, cmd *cobra.Command, args []string) error 
 		return writeJSON(cmd.OutOrStdout(), nr)
 	}
 	fmt.Fprintf(cmd.OutOrStdout(), "run %s #%d started (retry of %s)\n", nr.ID, nr.Number, r.ID)
+	return nil
+}
+
+// newRunsStartCmd is `conveyor runs start PIPELINE --server …`: a manual run
+// on the server, as Azure's "Run pipeline" (az pipelines run). Without
+// --server there is no server to ask; conveyor run runs a pipeline locally.
+func newRunsStartCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "start PIPELINE --server URL [--repository R] [--branch B] [--var K=V]… [--wait]",
+		Short: "Start a manual run of a pipeline on a server",
+		Long: `Start a manual run of PIPELINE (its name under the repository's pipelines in the
+server's conveyor.yaml) at the head of --branch (default: the repository's default
+branch), with queue-time variables. --repository may be left out when the server
+has one repository. With --wait it follows the run to its end and exits 0 when it
+succeeded, 1 otherwise.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return usageError("runs start needs --server URL (or CONVEYOR_SERVER): to run a pipeline here, use conveyor run -f FILE")
+		},
+	}
+	cmd.Flags().String("repository", "", "the repository's name in the server's conveyor.yaml")
+	cmd.Flags().String("branch", "", "the branch to run (default: the repository's default branch)")
+	cmd.Flags().StringArray("var", nil, "queue-time variable K=V (repeatable)")
+	cmd.Flags().Bool("wait", false, "wait for the run to end; exit 1 unless it succeeded")
+	return cmd
+}
+
+func serverRunsStart(c *client.Client, cmd *cobra.Command, args []string) error {
+	repo, _ := cmd.Flags().GetString("repository")
+	branch, _ := cmd.Flags().GetString("branch")
+	kvs, _ := cmd.Flags().GetStringArray("var")
+	wait, _ := cmd.Flags().GetBool("wait")
+	vars, err := keyValues("--var", kvs)
+	if err != nil {
+		return err
+	}
+	r, err := c.StartRun(cmd.Context(), repo, args[0], branch, vars)
+	if err != nil {
+		var ce *client.Error
+		if errors.As(err, &ce) && ce.Status < 500 {
+			return &exitError{code: exitBadUser, err: err}
+		}
+		return err
+	}
+	w := cmd.OutOrStdout()
+	if !wait {
+		if outputJSON(cmd) {
+			return writeJSON(w, r)
+		}
+		fmt.Fprintf(w, "run %s #%d of %s started on %s\n", r.ID, r.Number, r.Pipeline, orDash(r.Branch))
+		return nil
+	}
+	if !outputJSON(cmd) {
+		fmt.Fprintf(cmd.ErrOrStderr(), "run %s #%d of %s started on %s; waiting for its end\n", r.ID, r.Number, r.Pipeline, orDash(r.Branch))
+	}
+	tick := time.NewTicker(500 * time.Millisecond)
+	defer tick.Stop()
+	for r.State != "completed" {
+		select {
+		case <-cmd.Context().Done():
+			return cmd.Context().Err()
+		case <-tick.C:
+		}
+		if r, err = c.GetRun(cmd.Context(), r.ID); err != nil {
+			return err
+		}
+	}
+	if outputJSON(cmd) {
+		if err := writeJSON(w, r); err != nil {
+			return err
+		}
+	} else {
+		fmt.Fprintf(w, "run %s #%d of %s: %s\n", r.ID, r.Number, r.Pipeline, r.Result)
+	}
+	if r.Result != "succeeded" && r.Result != "succeededWithIssues" {
+		return &exitError{code: exitFailed, err: fmt.Errorf("run %s #%d of %s: %s", r.ID, r.Number, r.Pipeline, r.Result)}
+	}
 	return nil
 }

@@ -244,6 +244,15 @@ func TestRunsAndTokensAgainstAServer(t *testing.T) {
 	if code == 0 || !strings.Contains(out, "already ended") {
 		t.Errorf("runs cancel of an ended run: exit %d:\n%s", code, out)
 	}
+	// A manual run from the CLI, followed to its end.
+	out, code = cli(t, "runs", "start", "ci", "--var", "who=cli", "--wait", "--output", "json")
+	var started client.Run
+	if code != 0 || json.Unmarshal([]byte(out), &started) != nil || started.Result != "succeeded" || started.Variables["who"] != "cli" || started.Event != "manual" {
+		t.Errorf("runs start --wait: exit %d:\n%s", code, out)
+	}
+	if out, code = cli(t, "runs", "start", "nope"); code != exitBadUser || !strings.Contains(out, "nope") {
+		t.Errorf("runs start of an unknown pipeline: exit %d:\n%s", code, out)
+	}
 	// An operator cannot create tokens.
 	out, code = cli(t, "token", "create", "--user", "eve", "--role", "admin", "--server", app.URL(), "--token", token)
 	if code == 0 || !strings.Contains(out, "Forbidden") {
