@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"path"
 	"path/filepath"
@@ -163,11 +164,7 @@ func (r *Runner) Start(ctx context.Context, req trigger.Request) (string, error)
 	for k, v := range req.Variables {
 		vars[k] = v
 	}
-	for alias, res := range req.Resources {
-		pre := "resources.pipeline." + alias + "."
-		vars[pre+"pipelineName"], vars[pre+"runID"], vars[pre+"runName"] = res.Pipeline, res.RunID, res.RunName
-		vars[pre+"sourceBranch"], vars[pre+"sourceCommit"], vars[pre+"requestedFor"] = res.SourceBranch, res.SourceCommit, res.RequestedFor
-	}
+	maps.Copy(vars, trigger.ResourceVariables(req))
 	p, err := pipeline.Compile(os.DirFS(src.dir), file, pipeline.Options{
 		Input: pipeline.Input{
 			Event: event, Branch: branch, TargetBranch: req.TargetBranch, PullRequest: req.PullRequest, Vars: req.Variables,

@@ -80,7 +80,7 @@ func (d *Dispatcher) CompletionRequests(ctx context.Context, run CompletedRun) (
 					continue
 				}
 				resources[res.Alias] = PipelineResource{
-					Pipeline: run.Pipeline, RunID: run.RunID, RunName: run.RunName,
+					Repository: run.Repository, Pipeline: run.Pipeline, RunID: run.RunID, RunName: run.RunName,
 					SourceBranch: run.Branch, SourceCommit: run.Commit, RequestedFor: run.Requester,
 				}
 			}

@@ -52,6 +52,7 @@ type Request struct {
 // PipelineResource is the run of another pipeline that a pipeline resource
 // refers to.
 type PipelineResource struct {
+	Repository   string // the source pipeline's repository in conveyor.yaml
 	Pipeline     string
 	RunID        string
 	RunName      string

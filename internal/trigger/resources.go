@@ -4,8 +4,11 @@ import "sort"
 
 // ResourceVariables returns the predefined variables Azure Pipelines sets
 // for the pipeline resources of a run started by another pipeline's
-// completion: resources.pipeline.<alias>.{pipelineName, runID, runName,
-// sourceBranch, sourceCommit, requestedFor}. The server adds them to the
+// completion: resources.pipeline.<alias>.{projectName, projectID,
+// pipelineName, pipelineID, runName, runID, runURI, sourceBranch,
+// sourceCommit, sourceProvider, requestedFor, requestedForID}. Conveyor
+// has no projects: the project is the source pipeline's repository, and a
+// pipeline's ID is "<repository>/<pipeline>". The server adds them to the
 // run's variables.
 func ResourceVariables(r Request) map[string]string {
 	if len(r.Resources) == 0 {
@@ -19,13 +22,23 @@ func ResourceVariables(r Request) map[string]string {
 	vars := map[string]string{}
 	for _, a := range aliases {
 		res := r.Resources[a]
+		repo := res.Repository
+		if repo == "" {
+			repo = r.Repository
+		}
 		p := "resources.pipeline." + a + "."
+		vars[p+"projectName"] = repo
+		vars[p+"projectID"] = repo
 		vars[p+"pipelineName"] = res.Pipeline
+		vars[p+"pipelineID"] = repo + "/" + res.Pipeline
 		vars[p+"runID"] = res.RunID
 		vars[p+"runName"] = res.RunName
+		vars[p+"runURI"] = "conveyor:///runs/" + res.RunID
 		vars[p+"sourceBranch"] = res.SourceBranch
 		vars[p+"sourceCommit"] = res.SourceCommit
+		vars[p+"sourceProvider"] = "git"
 		vars[p+"requestedFor"] = res.RequestedFor
+		vars[p+"requestedForID"] = res.RequestedFor
 	}
 	return vars
 }

@@ -284,7 +284,7 @@ func TestCompletionRequests(t *testing.T) {
 	}
 	want := []Request{{Repository: "webapp", Pipeline: "cd", File: "cd.yml", Event: "pipeline", Commit: head,
 		Branch: "refs/heads/main", Title: "ci 20260101.1 completed", Requester: "ann", Reason: "pipeline ci run 01J succeeded",
-		Resources: map[string]PipelineResource{"build": {Pipeline: "ci", RunID: "01J", RunName: "20260101.1",
+		Resources: map[string]PipelineResource{"build": {Repository: "webapp", Pipeline: "ci", RunID: "01J", RunName: "20260101.1",
 			SourceBranch: "refs/heads/main", SourceCommit: head, RequestedFor: "ann"}}}}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("requests (-want +got):\n%s", diff)
@@ -310,6 +310,9 @@ func TestCompletionRequests(t *testing.T) {
 		"resources.pipeline.build.pipelineName": "ci", "resources.pipeline.build.runID": "01J",
 		"resources.pipeline.build.runName": "20260101.1", "resources.pipeline.build.sourceBranch": "refs/heads/main",
 		"resources.pipeline.build.sourceCommit": head, "resources.pipeline.build.requestedFor": "ann",
+		"resources.pipeline.build.projectName": "webapp", "resources.pipeline.build.projectID": "webapp",
+		"resources.pipeline.build.pipelineID": "webapp/ci", "resources.pipeline.build.runURI": "conveyor:///runs/01J",
+		"resources.pipeline.build.sourceProvider": "git", "resources.pipeline.build.requestedForID": "ann",
 	}
 	if diff := cmp.Diff(wantVars, ResourceVariables(got[0])); diff != "" {
 		t.Errorf("resource variables (-want +got):\n%s", diff)
