@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"runtime"
 	"sync"
 	"time"
 
@@ -87,26 +86,13 @@ func New(conn Conn, exec Executor, name string, opts ...Option) (*Agent, error) 
 	}
 	a := &Agent{conn: conn, exec: exec, name: name, log: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		flush: 50 * time.Millisecond, batch: 500, retry: 500 * time.Millisecond,
-		caps: map[string]string{"Agent.Name": name, "Agent.OS": agentOS(), "Agent.OSArchitecture": runtime.GOARCH}}
+		caps: map[string]string{"Agent.Name": name, "Agent.OS": executor.AgentOS(), "Agent.OSArchitecture": executor.AgentArch()}}
 	for _, o := range opts {
 		if err := o(a); err != nil {
 			return nil, err
 		}
 	}
 	return a, nil
-}
-
-// agentOS is Agent.OS as Azure names it.
-func agentOS() string {
-	switch runtime.GOOS {
-	case "linux":
-		return "Linux"
-	case "darwin":
-		return "Darwin"
-	case "windows":
-		return "Windows_NT"
-	}
-	return runtime.GOOS
 }
 
 // Capabilities returns what the agent offers to demands.

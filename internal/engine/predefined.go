@@ -5,10 +5,10 @@ import (
 	"fmt"
 	"path"
 	"regexp"
-	"runtime"
 	"strconv"
 	"strings"
 
+	"conveyor.dev/conveyor/internal/executor"
 	"conveyor.dev/conveyor/internal/pipeline/expr"
 	"conveyor.dev/conveyor/internal/plan"
 	"conveyor.dev/conveyor/internal/store"
@@ -94,8 +94,8 @@ func (rs *runState) runVariables() *vars {
 	set("System.TimelineId", guid(rs.run.ID))
 	set("System.Debug", "false")
 	set("System.IsScheduled", strconv.FormatBool(in.Event == store.EventSchedule))
-	set("Agent.OS", agentOS())
-	set("Agent.OSArchitecture", agentArch())
+	set("Agent.OS", executor.AgentOS())
+	set("Agent.OSArchitecture", executor.AgentArch())
 	set("Agent.Name", "conveyor")
 	set("Agent.MachineName", hostname)
 	set("Agent.Id", "1")
@@ -244,32 +244,6 @@ func cycleName(hook string) string {
 func guid(s string) string {
 	h := sha1.Sum([]byte(s))
 	return fmt.Sprintf("%x-%x-%x-%x-%x", h[0:4], h[4:6], h[6:8], h[8:10], h[10:16])
-}
-
-func agentOS() string {
-	switch runtime.GOOS {
-	case "linux":
-		return "Linux"
-	case "darwin":
-		return "Darwin"
-	case "windows":
-		return "Windows_NT"
-	}
-	return runtime.GOOS
-}
-
-func agentArch() string {
-	switch runtime.GOARCH {
-	case "amd64":
-		return "X64"
-	case "arm64":
-		return "ARM64"
-	case "386":
-		return "X86"
-	case "arm":
-		return "ARM"
-	}
-	return runtime.GOARCH
 }
 
 // jobStatusName is Agent.JobStatus for a job result so far.

@@ -3,6 +3,7 @@ package executor
 import (
 	"context"
 	"errors"
+	"runtime"
 	"time"
 
 	"conveyor.dev/conveyor/internal/task"
@@ -66,3 +67,33 @@ type Job interface {
 
 // ErrUnknownTask is returned by RunStep for a task no backend knows.
 var ErrUnknownTask = errors.New("unknown task")
+
+// AgentOS is Agent.OS as Azure names this machine's system: Linux, Darwin
+// or Windows_NT.
+func AgentOS() string {
+	switch runtime.GOOS {
+	case "linux":
+		return "Linux"
+	case "darwin":
+		return "Darwin"
+	case "windows":
+		return "Windows_NT"
+	}
+	return runtime.GOOS
+}
+
+// AgentArch is Agent.OSArchitecture as Azure names this machine's
+// processor: X64, ARM64, X86 or ARM.
+func AgentArch() string {
+	switch runtime.GOARCH {
+	case "amd64":
+		return "X64"
+	case "arm64":
+		return "ARM64"
+	case "386":
+		return "X86"
+	case "arm":
+		return "ARM"
+	}
+	return runtime.GOARCH
+}
