@@ -2,14 +2,14 @@ package kubeenv
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
+
+	"conveyor.dev/conveyor/internal/toolscript"
 )
 
 // Version names the pinned set of binaries built by tools/kube/build.sh and
@@ -87,23 +87,9 @@ func findBuildScript() (string, error) {
 	if s := os.Getenv("CONVEYOR_KUBE_BUILD"); s != "" {
 		return s, nil
 	}
-	var starts []string
-	if wd, err := os.Getwd(); err == nil {
-		starts = append(starts, wd)
+	s, err := toolscript.Find("kube")
+	if err != nil {
+		return "", fmt.Errorf("%w, or set CONVEYOR_KUBE_BIN", err)
 	}
-	if _, file, _, ok := runtime.Caller(0); ok {
-		starts = append(starts, filepath.Dir(file))
-	}
-	for _, d := range starts {
-		for ; ; d = filepath.Dir(d) {
-			s := filepath.Join(d, "tools", "kube", "build.sh")
-			if _, err := os.Stat(s); err == nil {
-				return s, nil
-			}
-			if d == filepath.Dir(d) {
-				break
-			}
-		}
-	}
-	return "", errors.New("tools/kube/build.sh was not found: run it from a Conveyor checkout or set CONVEYOR_KUBE_BIN")
+	return s, nil
 }

@@ -24,6 +24,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"conveyor.dev/conveyor/internal/toolscript"
 )
 
 // Server is a running Gitea with an admin user.
@@ -34,29 +36,15 @@ type Server struct {
 	Admin, Password string
 }
 
-// moduleRoot is the folder holding tools/gitea/build.sh above the test.
-func moduleRoot(t testing.TB) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for ; ; dir = filepath.Dir(dir) {
-		if _, err := os.Stat(filepath.Join(dir, "tools", "gitea", "build.sh")); err == nil {
-			return dir
-		}
-		if filepath.Dir(dir) == dir {
-			t.Fatal("giteatest: tools/gitea/build.sh not found above the test's folder")
-		}
-	}
-}
-
 // Binary builds (or finds in the cache) the pinned Gitea with
 // tools/gitea/build.sh and returns it with its static root (templates,
 // options).
 func Binary(t testing.TB) (bin, static string) {
 	t.Helper()
-	script := filepath.Join(moduleRoot(t), "tools", "gitea", "build.sh")
+	script, err := toolscript.Find("gitea")
+	if err != nil {
+		t.Fatalf("giteatest: %v", err)
+	}
 	run := func(args ...string) string {
 		cmd := exec.Command("bash", append([]string{script}, args...)...)
 		var stderr bytes.Buffer

@@ -19,13 +19,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"conveyor.dev/conveyor/internal/toolscript"
 )
 
 // Version names the pinned Vault build and its cache folder; it must equal
@@ -74,25 +75,11 @@ func Binary(ctx context.Context, progress io.Writer) (string, error) {
 // BuildScript finds tools/vault/build.sh from the working directory or this
 // source file's checkout.
 func BuildScript() (string, error) {
-	var starts []string
-	if wd, err := os.Getwd(); err == nil {
-		starts = append(starts, wd)
+	s, err := toolscript.Find("vault")
+	if err != nil {
+		return "", fmt.Errorf("%w, or set CONVEYOR_VAULT_BIN", err)
 	}
-	if _, file, _, ok := runtime.Caller(0); ok {
-		starts = append(starts, filepath.Dir(file))
-	}
-	for _, d := range starts {
-		for ; ; d = filepath.Dir(d) {
-			s := filepath.Join(d, "tools", "vault", "build.sh")
-			if _, err := os.Stat(s); err == nil {
-				return s, nil
-			}
-			if d == filepath.Dir(d) {
-				break
-			}
-		}
-	}
-	return "", errors.New("tools/vault/build.sh was not found: run from a Conveyor checkout or set CONVEYOR_VAULT_BIN")
+	return s, nil
 }
 
 // Server is a running development server.
