@@ -1,12 +1,9 @@
 package main
 
 import (
-	"bufio"
 	"encoding/json"
 	"fmt"
-	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -18,57 +15,6 @@ import (
 	"conveyor.dev/conveyor/internal/server/client"
 	"conveyor.dev/conveyor/internal/store"
 )
-
-// writeConfig writes a conveyor.yaml naming repo as "app" with pipeline ci.
-func writeConfig(t *testing.T, repo string) string {
-	t.Helper()
-	p := filepath.Join(t.TempDir(), "conveyor.yaml")
-	body := fmt.Sprintf("repositories:\n- name: app\n  url: %s\n  pipelines: {ci: azure-pipelines.yml}\n", repo)
-	if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
-
-// serverProcess is `conveyor server` in a child process (this test binary
-// re-executed as the CLI).
-type serverProcess struct {
-	cmd *exec.Cmd
-	url string
-	out *strings.Builder
-}
-
-func startServerProcess(t *testing.T, cfg, data string) *serverProcess {
-	t.Helper()
-	cmd := exec.Command(os.Args[0], "server", "--config", cfg, "--data", data, "--listen", "127.0.0.1:0", "--local-agents", "2")
-	cmd.Env = append(os.Environ(), "CONVEYOR_TEST_MAIN=1")
-	// Its own process group, so that the cleanup also kills what it
-	// started (git fetching for a completion trigger, steps).
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	p := &serverProcess{cmd: cmd, out: &strings.Builder{}}
-	t.Cleanup(func() { syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL); cmd.Wait() })
-	sc := bufio.NewScanner(stderr)
-	for sc.Scan() {
-		line := sc.Text()
-		p.out.WriteString(line + "\n")
-		if rest, ok := strings.CutPrefix(line, "conveyor server listening on "); ok {
-			p.url, _, _ = strings.Cut(rest, " ")
-			break
-		}
-	}
-	if p.url == "" {
-		t.Fatalf("the server did not start:\n%s", p.out)
-	}
-	go io.Copy(io.Discard, stderr)
-	return p
-}
 
 // waitRun asks the server for the run until it is completed.
 func waitRun(t *testing.T, c *client.Client, id string) client.Run {
@@ -111,9 +57,9 @@ steps:
     read x < ` + hold + `
   displayName: wait
 `})
-	cfg := writeConfig(t, repo)
+	cfg := writeServerConfig(t, repo, "")
 	data := filepath.Join(dir, "data")
-	srv := startServerProcess(t, cfg, data)
+	srv := startServerProc(t, cfg, data)
 	b, err := os.ReadFile(server.AdminTokenFile(data))
 	if err != nil {
 		t.Fatal(err)
@@ -148,7 +94,7 @@ steps:
 	fmt.Sscan(string(pidText), &pid)
 	syscall.Kill(-pid, syscall.SIGKILL) // the step's process group outlived the server
 
-	srv2 := startServerProcess(t, cfg, data)
+	srv2 := startServerProc(t, cfg, data)
 	c2, err := client.New(srv2.url, token)
 	if err != nil {
 		t.Fatal(err)
@@ -187,7 +133,7 @@ steps:
 
 func TestRunsAndTokensAgainstAServer(t *testing.T) {
 	repo := writeRepo(t, "app", map[string]string{"azure-pipelines.yml": "steps:\n- script: echo hello from the server\n  displayName: hi\n"})
-	cfg, err := config.Load(writeConfig(t, repo))
+	cfg, err := config.Load(writeServerConfig(t, repo, ""))
 	if err != nil {
 		t.Fatal(err)
 	}
