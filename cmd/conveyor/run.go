@@ -567,13 +567,15 @@ func findRun(ctx context.Context, st *store.SQLite, ref string) (store.Run, erro
 	if err != nil {
 		return store.Run{}, err
 	}
-	n := strings.TrimPrefix(ref, "#")
-	for _, r := range runs {
-		if fmt.Sprint(r.Number) == n || strings.HasPrefix(r.ID, strings.ToUpper(ref)) {
-			return r, nil
-		}
+	refs := make([]runRef, len(runs))
+	for i, r := range runs {
+		refs[i] = runRef{ID: r.ID, Pipeline: r.Pipeline, Number: r.Number}
 	}
-	return store.Run{}, &exitError{code: exitBadUser, err: fmt.Errorf("run %s not found: list runs with conveyor runs list", ref)}
+	i, err := pickRun(ref, refs)
+	if err != nil {
+		return store.Run{}, err
+	}
+	return runs[i], nil
 }
 
 func newRunsCmd() *cobra.Command {

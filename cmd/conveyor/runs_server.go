@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -93,13 +92,15 @@ func serverRun(c *client.Client, cmd *cobra.Command, ref string) (client.Run, er
 	if lerr != nil {
 		return client.Run{}, lerr
 	}
-	n := strings.TrimPrefix(ref, "#")
-	for _, r := range runs {
-		if fmt.Sprint(r.Number) == n || strings.HasPrefix(r.ID, strings.ToUpper(ref)) {
-			return r, nil
-		}
+	refs := make([]runRef, len(runs))
+	for i, r := range runs {
+		refs[i] = runRef{ID: r.ID, Pipeline: r.Pipeline, Number: r.Number}
 	}
-	return client.Run{}, &exitError{code: exitBadUser, err: fmt.Errorf("run %s not found on the server: list runs with conveyor runs list --server …", ref)}
+	i, err := pickRun(ref, refs)
+	if err != nil {
+		return client.Run{}, err
+	}
+	return runs[i], nil
 }
 
 func serverRunsShow(c *client.Client, cmd *cobra.Command, args []string) error {
