@@ -70,9 +70,13 @@ func startReady(t *testing.T, pipeline func(fifo string) string, env []string, a
 	c := &child{cmd: exec.Command(os.Args[0], append([]string{"run", "-f", filepath.Join(repo, "azure-pipelines.yml")}, args...)...)}
 	c.cmd.Env = append(append(os.Environ(), "CONVEYOR_TEST_MAIN=1"), env...)
 	c.cmd.Stdout, c.cmd.Stderr = &c.stdout, &c.stderr
+	// Its own process group, killed whole when the test ends, so a test
+	// that fails half-way leaves no conveyor run or step behind.
+	c.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := c.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { _ = syscall.Kill(-c.cmd.Process.Pid, syscall.SIGKILL) })
 	b, err := os.ReadFile(fifo)
 	if err != nil {
 		t.Fatalf("ready fifo: %v", err)
