@@ -77,7 +77,13 @@ func (s *DB) openPostgres(ctx context.Context, dsn string) error {
 	wrap := func(format string, err error) error {
 		return &redactedError{err: err, msg: redact(fmt.Sprintf("open store %s: "+format, shown, err), password)}
 	}
-	conn, err := pq.NewConnector(dsn)
+	// One round trip per statement instead of two (parse, then bind):
+	// lib/pq then sends []byte arguments as binary, which bytea takes.
+	if q := u.Query(); !q.Has("binary_parameters") {
+		q.Set("binary_parameters", "yes")
+		u.RawQuery = q.Encode()
+	}
+	conn, err := pq.NewConnector(u.String())
 	if err != nil {
 		return wrap("%v", err)
 	}
