@@ -200,7 +200,8 @@ func (s *DB) ListApprovals(ctx context.Context, f ApprovalFilter) ([]Approval, e
 
 // UpdateApproval reads the approval, calls fn and writes back its State,
 // ExpiresAt and DecidedAt with the decision and audit entries fn returns,
-// in one transaction. fn's error aborts the update and is returned wrapped.
+// in one transaction. fn's error aborts the update and is returned wrapped;
+// like UpdateRun's, fn may be called again after a lost race.
 func (s *DB) UpdateApproval(ctx context.Context, id string, fn func(*Approval) (ApprovalChange, error)) error {
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		as, err := scanApprovals(ctx, tx, `WHERE id = ?`, id)
