@@ -507,7 +507,7 @@ func dataDir(flag string) (string, error) {
 // openLocalStore opens the store of the data folder, which must exist, and
 // marks the runs of processes that died (SIGKILL, a crash) as interrupted, so
 // every reader sees them as such. The caller must Close the store.
-func openLocalStore(ctx context.Context, flag string) (*store.SQLite, error) {
+func openLocalStore(ctx context.Context, flag string) (*store.DB, error) {
 	data, err := dataDir(flag)
 	if err != nil {
 		return nil, err
@@ -529,7 +529,7 @@ func openLocalStore(ctx context.Context, flag string) (*store.SQLite, error) {
 
 // openRun opens the local store and finds run ref in it. The caller must
 // Close the store.
-func openRun(ctx context.Context, data, ref string) (*store.SQLite, store.Run, error) {
+func openRun(ctx context.Context, data, ref string) (*store.DB, store.Run, error) {
 	st, err := openLocalStore(ctx, data)
 	if err != nil {
 		return nil, store.Run{}, err
@@ -544,7 +544,7 @@ func openRun(ctx context.Context, data, ref string) (*store.SQLite, store.Run, e
 
 // openRunRecords opens the local store and reads run ref with its timeline
 // records. The caller must Close the store.
-func openRunRecords(ctx context.Context, data, ref string) (*store.SQLite, store.Run, []store.Record, error) {
+func openRunRecords(ctx context.Context, data, ref string) (*store.DB, store.Run, []store.Record, error) {
 	st, r, err := openRun(ctx, data, ref)
 	if err != nil {
 		return nil, store.Run{}, nil, err
@@ -559,7 +559,7 @@ func openRunRecords(ctx context.Context, data, ref string) (*store.SQLite, store
 
 // findRun resolves RUN: a run ID, or a run number (of the only pipeline, or
 // the latest run with that number).
-func findRun(ctx context.Context, st *store.SQLite, ref string) (store.Run, error) {
+func findRun(ctx context.Context, st *store.DB, ref string) (store.Run, error) {
 	if r, err := st.GetRun(ctx, ref); err == nil {
 		return r, nil
 	}

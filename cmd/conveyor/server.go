@@ -61,7 +61,7 @@ start; runs of a killed server resume too.`,
 	f.StringVar(&cfgFile, "config", "", "configuration file (default conveyor.yaml in the current directory, else the embedded defaults)")
 	f.StringVar(&data, "data", "", "data folder (default ~/.local/share/conveyor)")
 	f.StringVar(&listen, "listen", "127.0.0.1:8080", "address of the API")
-	f.StringVar(&database, "database", "", "store: a SQLite file or sqlite://PATH (default <data>/conveyor.db)")
+	f.StringVar(&database, "database", "", "store: a SQLite file, sqlite://PATH or postgres://USER:PASSWORD@HOST:PORT/DB?sslmode=… (default <data>/conveyor.db)")
 	f.DurationVar(&grace, "grace", 30*time.Second, "how long a stopping server lets running steps finish")
 	f.DurationVar(&leaseTTL, "lease-ttl", 30*time.Second, "how long an agent keeps a job without a heartbeat")
 	f.IntVar(&localAgents, "local-agents", 0, "jobs the built-in agent runs at once (default: the number of CPUs; -1: none)")

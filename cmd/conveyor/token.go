@@ -4,13 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"strings"
 
 	"github.com/spf13/cobra"
 
 	"conveyor.dev/conveyor/internal/server"
 	"conveyor.dev/conveyor/internal/server/client"
-	"conveyor.dev/conveyor/internal/store"
 )
 
 func newTokenCmd() *cobra.Command {
@@ -57,7 +55,7 @@ API with an admin token.`,
 	f.StringVar(&user, "user", "", "who the token is for")
 	f.StringVar(&role, "role", "viewer", "viewer, operator, approver, admin or agent")
 	f.StringVar(&data, "data", "", "the server's data folder (default ~/.local/share/conveyor)")
-	f.StringVar(&database, "database", "", "the server's store (default <data>/conveyor.db)")
+	f.StringVar(&database, "database", "", "the server's store, as its --database (default <data>/conveyor.db)")
 	f.StringVar(&serverURL, "server", "", "create it through this server's API instead")
 	f.StringVar(&token, "token", "", "admin token for --server")
 	f.StringVar(&output, "output", "text", "output format: text or json")
@@ -74,11 +72,7 @@ func createLocalToken(ctx context.Context, data, database, user string, role ser
 		}
 		data = d
 	}
-	dsn := strings.TrimPrefix(database, "sqlite://")
-	if dsn == "" {
-		dsn = data + "/conveyor.db"
-	}
-	st, err := store.Open(ctx, dsn)
+	st, err := server.OpenDatabase(ctx, database, data)
 	if err != nil {
 		return "", err
 	}

@@ -11,7 +11,7 @@ import (
 	"conveyor.dev/conveyor/internal/store"
 )
 
-// Store is what the service needs of persistence (store.SQLite has it).
+// Store is what the service needs of persistence (store.DB has it).
 type Store interface {
 	GetRun(ctx context.Context, id string) (store.Run, error)
 	ListRecords(ctx context.Context, runID string) ([]store.Record, error)

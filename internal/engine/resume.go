@@ -11,13 +11,13 @@ import (
 )
 
 // inputSaver is a Store that keeps each run's Input, so another process
-// can resume the run (store.SQLite is one).
+// can resume the run (store.DB is one).
 type inputSaver interface {
 	SaveRunInput(ctx context.Context, runID string, input []byte) error
 }
 
 // ResumeStore is what Resume needs of the store besides Store
-// (store.SQLite has it).
+// (store.DB has it).
 type ResumeStore interface {
 	GetRun(ctx context.Context, id string) (store.Run, error)
 	ListRecords(ctx context.Context, runID string) ([]store.Record, error)

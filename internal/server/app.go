@@ -40,7 +40,7 @@ type Options struct {
 	// Listen is the API's address (default 127.0.0.1:8080; port 0 picks one).
 	Listen string
 	// Database is the store: a SQLite file path or sqlite:// URL (default
-	// <data>/conveyor.db).
+	// <data>/conveyor.db), or a postgres:// URL (see OpenDatabase).
 	Database string
 	// Logger receives the server's diagnostics (default: none).
 	Logger *slog.Logger
@@ -81,7 +81,7 @@ type WebhookHandler = http.Handler
 // App is a running server: the API, the embedded services, the engine and
 // the built-in agent.
 type App struct {
-	Store   *store.SQLite
+	Store   *store.DB
 	Engine  *engine.Engine
 	Broker  *dispatch.Broker
 	Runner  *Runner
@@ -111,16 +111,19 @@ func (a *App) URL() string { return "http://" + a.addr.String() }
 // AdminTokenFile is where the first start writes the admin token.
 func AdminTokenFile(dataDir string) string { return filepath.Join(dataDir, "admin-token") }
 
-// openDatabase opens the store named by dsn (a path or sqlite:// URL).
-func openDatabase(ctx context.Context, dsn, dataDir string) (*store.SQLite, error) {
+// OpenDatabase opens the store named by dsn: "" for <data>/conveyor.db, a
+// SQLite file path or sqlite://PATH, or a postgres:// (postgresql://) URL.
+// Step logs go to <data>/logs either way. The caller must Close the store.
+func OpenDatabase(ctx context.Context, dsn, dataDir string) (*store.DB, error) {
 	switch {
 	case dsn == "":
 		dsn = filepath.Join(dataDir, "conveyor.db")
 	case strings.HasPrefix(dsn, "sqlite://"):
 		dsn = strings.TrimPrefix(dsn, "sqlite://")
+	case store.IsPostgresURL(dsn):
 	case strings.Contains(dsn, "://"):
 		scheme, _, _ := strings.Cut(dsn, "://")
-		return nil, fmt.Errorf("--database %s: the %s store is not available yet: use a SQLite file path or sqlite://PATH", scheme+"://…", scheme)
+		return nil, fmt.Errorf("--database %s://…: unknown database: use a SQLite file path, sqlite://PATH or postgres://USER:PASSWORD@HOST/DB", scheme)
 	}
 	return store.Open(ctx, dsn, store.WithLogDir(filepath.Join(dataDir, "logs")))
 }
@@ -170,7 +173,7 @@ func Start(ctx context.Context, o Options) (*App, error) {
 			a.cleanup()
 		}
 	}()
-	if a.Store, err = openDatabase(ctx, o.Database, data); err != nil {
+	if a.Store, err = OpenDatabase(ctx, o.Database, data); err != nil {
 		return nil, err
 	}
 	if a.AdminToken, err = ensureAdminToken(ctx, a.Store, data); err != nil {

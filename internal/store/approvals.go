@@ -115,7 +115,7 @@ const approvalColumns = `id, run_id, gate, kind, environment, requester, policy,
 // CreateApproval assigns a.ID (and a.CreatedAt when zero) and stores a
 // together with the audit entry ev (its RunID and Subject default to the
 // approval's).
-func (s *SQLite) CreateApproval(ctx context.Context, a *Approval, ev AuditEntry) error {
+func (s *DB) CreateApproval(ctx context.Context, a *Approval, ev AuditEntry) error {
 	if a.RunID == "" || a.Gate == "" {
 		return fmt.Errorf("create approval: run and gate are required")
 	}
@@ -160,7 +160,7 @@ func (s *SQLite) CreateApproval(ctx context.Context, a *Approval, ev AuditEntry)
 
 // GetApproval returns the approval with its decisions; the error wraps
 // ErrNotFound when there is none.
-func (s *SQLite) GetApproval(ctx context.Context, id string) (Approval, error) {
+func (s *DB) GetApproval(ctx context.Context, id string) (Approval, error) {
 	as, err := scanApprovals(ctx, s.db, `WHERE id = ?`, id)
 	if err != nil {
 		return Approval{}, fmt.Errorf("get approval %s: %w", id, err)
@@ -172,7 +172,7 @@ func (s *SQLite) GetApproval(ctx context.Context, id string) (Approval, error) {
 }
 
 // ListApprovals returns the approvals matching f, oldest first.
-func (s *SQLite) ListApprovals(ctx context.Context, f ApprovalFilter) ([]Approval, error) {
+func (s *DB) ListApprovals(ctx context.Context, f ApprovalFilter) ([]Approval, error) {
 	var conds []string
 	var args []any
 	if f.RunID != "" {
@@ -200,8 +200,9 @@ func (s *SQLite) ListApprovals(ctx context.Context, f ApprovalFilter) ([]Approva
 
 // UpdateApproval reads the approval, calls fn and writes back its State,
 // ExpiresAt and DecidedAt with the decision and audit entries fn returns,
-// in one transaction. fn's error aborts the update and is returned wrapped.
-func (s *SQLite) UpdateApproval(ctx context.Context, id string, fn func(*Approval) (ApprovalChange, error)) error {
+// in one transaction. fn's error aborts the update and is returned wrapped;
+// like UpdateRun's, fn may be called again after a lost race.
+func (s *DB) UpdateApproval(ctx context.Context, id string, fn func(*Approval) (ApprovalChange, error)) error {
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		as, err := scanApprovals(ctx, tx, `WHERE id = ?`, id)
 		if err != nil {
@@ -227,7 +228,7 @@ func (s *SQLite) UpdateApproval(ctx context.Context, id string, fn func(*Approva
 			if err != nil {
 				return err
 			}
-			if _, err := tx.ExecContext(ctx, `INSERT INTO approval_decisions (approval_id, seq, user, decision, comment, release, at)
+			if _, err := tx.ExecContext(ctx, `INSERT INTO approval_decisions (approval_id, seq, "user", decision, comment, release, at)
 				VALUES (?, (SELECT COALESCE(MAX(seq), 0) + 1 FROM approval_decisions WHERE approval_id = ?), ?, ?, ?, ?, ?)`,
 				id, id, d.User, d.Decision, d.Comment, string(rel), d.At.UnixNano()); err != nil {
 				return err
@@ -294,7 +295,7 @@ func scanApprovals(ctx context.Context, q queryer, where string, args ...any) ([
 }
 
 func readDecisions(ctx context.Context, q queryer, id string) ([]ApprovalDecision, error) {
-	rows, err := q.QueryContext(ctx, `SELECT user, decision, comment, release, at FROM approval_decisions WHERE approval_id = ? ORDER BY seq`, id)
+	rows, err := q.QueryContext(ctx, `SELECT "user", decision, comment, release, at FROM approval_decisions WHERE approval_id = ? ORDER BY seq`, id)
 	if err != nil {
 		return nil, err
 	}
@@ -356,7 +357,7 @@ type Lock struct {
 // AcquireEnvLock records req (once per environment, run and gate) and grants
 // the lock when no run still going holds it and no older one waits. Under runLatest
 // a new request cancels every older waiting one of the environment.
-func (s *SQLite) AcquireEnvLock(ctx context.Context, req LockRequest) (Lock, error) {
+func (s *DB) AcquireEnvLock(ctx context.Context, req LockRequest) (Lock, error) {
 	if req.Behavior == "" {
 		req.Behavior = LockSequential
 	}
@@ -389,12 +390,9 @@ func (s *SQLite) AcquireEnvLock(ctx context.Context, req LockRequest) (Lock, err
 					return err
 				}
 			}
-			res, err := tx.ExecContext(ctx, `INSERT INTO env_locks (environment, run_id, gate, behavior, state, requested_at, changed_at) VALUES (?,?,?,?,?,?,?)`,
-				req.Environment, req.RunID, req.Gate, req.Behavior, string(LockWaiting), now, now)
-			if err != nil {
-				return err
-			}
-			if seq, err = res.LastInsertId(); err != nil {
+			if err := tx.QueryRowContext(ctx, `INSERT INTO env_locks (environment, run_id, gate, behavior, state, requested_at, changed_at)
+				VALUES (?,?,?,?,?,?,?) RETURNING seq`,
+				req.Environment, req.RunID, req.Gate, req.Behavior, string(LockWaiting), now, now).Scan(&seq); err != nil {
 				return err
 			}
 			state = string(LockWaiting)
@@ -430,7 +428,7 @@ func (s *SQLite) AcquireEnvLock(ctx context.Context, req LockRequest) (Lock, err
 
 // ReleaseEnvLock releases (or withdraws) the request of run's gate for the
 // environment's lock; releasing a lock not held is a no-op.
-func (s *SQLite) ReleaseEnvLock(ctx context.Context, environment, runID, gate string) error {
+func (s *DB) ReleaseEnvLock(ctx context.Context, environment, runID, gate string) error {
 	_, err := s.db.ExecContext(ctx, `UPDATE env_locks SET state = ?, changed_at = ? WHERE environment = ? AND run_id = ? AND gate = ? AND state IN (?, ?)`,
 		string(LockReleased), s.now().UTC().UnixNano(), environment, runID, gate, string(LockHeld), string(LockWaiting))
 	if err != nil {

@@ -12,7 +12,7 @@ import (
 	"conveyor.dev/conveyor/internal/store/storetest"
 )
 
-func newRun(t *testing.T, s *store.SQLite) string {
+func newRun(t *testing.T, s *store.DB) string {
 	t.Helper()
 	r := store.Run{Pipeline: "p", State: store.StateRunning}
 	if err := s.CreateRun(t.Context(), &r); err != nil {
@@ -21,8 +21,10 @@ func newRun(t *testing.T, s *store.SQLite) string {
 	return r.ID
 }
 
-func TestApprovalLifecycle(t *testing.T) {
-	s := storetest.NewTestStore(t)
+func TestApprovalLifecycle(t *testing.T) { eachDB(t, testApprovalLifecycle) }
+
+func testApprovalLifecycle(t *testing.T, open storetest.Opener) {
+	s := open(t)
 	ctx := t.Context()
 	run := newRun(t, s)
 	t0 := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
@@ -93,8 +95,10 @@ func TestApprovalLifecycle(t *testing.T) {
 	}
 }
 
-func TestEnvLockSequential(t *testing.T) {
-	s := storetest.NewTestStore(t)
+func TestEnvLockSequential(t *testing.T) { eachDB(t, testEnvLockSequential) }
+
+func testEnvLockSequential(t *testing.T, open storetest.Opener) {
+	s := open(t)
 	ctx := t.Context()
 	r1, r2 := newRun(t, s), newRun(t, s)
 	acquire := func(run string) store.Lock {
@@ -122,8 +126,10 @@ func TestEnvLockSequential(t *testing.T) {
 	}
 }
 
-func TestEnvLockRunLatest(t *testing.T) {
-	s := storetest.NewTestStore(t)
+func TestEnvLockRunLatest(t *testing.T) { eachDB(t, testEnvLockRunLatest) }
+
+func testEnvLockRunLatest(t *testing.T, open storetest.Opener) {
+	s := open(t)
 	ctx := t.Context()
 	r1, r2, r3 := newRun(t, s), newRun(t, s), newRun(t, s)
 	req := func(run string) store.LockRequest {
@@ -152,8 +158,10 @@ func TestEnvLockRunLatest(t *testing.T) {
 	}
 }
 
-func TestRunInput(t *testing.T) {
-	s := storetest.NewTestStore(t)
+func TestRunInput(t *testing.T) { eachDB(t, testRunInput) }
+
+func testRunInput(t *testing.T, open storetest.Opener) {
+	s := open(t)
 	ctx := context.Background()
 	run := newRun(t, s)
 	if _, err := s.RunInput(ctx, run); !errors.Is(err, store.ErrNotFound) {
@@ -170,8 +178,10 @@ func TestRunInput(t *testing.T) {
 	}
 }
 
-func TestEnvLockOfEndedRunHoldsNothing(t *testing.T) {
-	s := storetest.NewTestStore(t)
+func TestEnvLockOfEndedRunHoldsNothing(t *testing.T) { eachDB(t, testEnvLockOfEndedRunHoldsNothing) }
+
+func testEnvLockOfEndedRunHoldsNothing(t *testing.T, open storetest.Opener) {
+	s := open(t)
 	ctx := t.Context()
 	r1, r2 := newRun(t, s), newRun(t, s)
 	if l, err := s.AcquireEnvLock(ctx, store.LockRequest{Environment: "prod", RunID: r1, Gate: "Deploy"}); err != nil || l.State != store.LockHeld {

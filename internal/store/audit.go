@@ -32,19 +32,24 @@ type AuditFilter struct {
 }
 
 // AppendAudit adds e to the audit log.
-func (s *SQLite) AppendAudit(ctx context.Context, e AuditEntry) error {
+func (s *DB) AppendAudit(ctx context.Context, e AuditEntry) error {
 	if err := s.inTx(ctx, func(tx *sql.Tx) error { return s.appendAudit(ctx, tx, e) }); err != nil {
 		return fmt.Errorf("append audit entry %s: %w", e.Action, err)
 	}
 	return nil
 }
 
-func (s *SQLite) appendAudit(ctx context.Context, tx *sql.Tx, e AuditEntry) error {
+func (s *DB) appendAudit(ctx context.Context, tx *sql.Tx, e AuditEntry) error {
 	if e.Action == "" {
 		return fmt.Errorf("audit entry without an action")
 	}
 	if e.At.IsZero() {
 		e.At = s.now().UTC()
+	}
+	if s.dialect.lockAudit != "" {
+		if _, err := tx.ExecContext(ctx, s.dialect.lockAudit); err != nil {
+			return err
+		}
 	}
 	_, err := tx.ExecContext(ctx, `INSERT INTO audit_log (at, actor, action, run_id, subject, detail) VALUES (?,?,?,?,?,?)`,
 		e.At.UnixNano(), e.Actor, e.Action, e.RunID, e.Subject, e.Detail)
@@ -53,7 +58,7 @@ func (s *SQLite) appendAudit(ctx context.Context, tx *sql.Tx, e AuditEntry) erro
 
 // ListAudit returns the audit entries matching f in the order they were
 // added.
-func (s *SQLite) ListAudit(ctx context.Context, f AuditFilter) ([]AuditEntry, error) {
+func (s *DB) ListAudit(ctx context.Context, f AuditFilter) ([]AuditEntry, error) {
 	conds := []string{"seq > ?"}
 	args := []any{f.After}
 	if f.RunID != "" {

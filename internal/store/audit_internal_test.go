@@ -7,6 +7,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"conveyor.dev/conveyor/internal/store/pgtest"
 )
 
 // TestAuditLogIsAppendOnlyInCode proves the store has no code path that
@@ -40,22 +42,35 @@ func TestAuditLogIsAppendOnlyInCode(t *testing.T) {
 // TestAuditLogIsAppendOnlyInDatabase proves the database itself refuses to
 // change or delete an entry, whoever asks.
 func TestAuditLogIsAppendOnlyInDatabase(t *testing.T) {
-	s, err := Open(context.Background(), filepath.Join(t.TempDir(), "c.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	ctx := t.Context()
-	if err := s.AppendAudit(ctx, AuditEntry{Actor: "bob", Action: "approval.approved", RunID: "r"}); err != nil {
-		t.Fatal(err)
-	}
-	for _, q := range []string{`UPDATE audit_log SET actor = 'mallory'`, `DELETE FROM audit_log`} {
-		if _, err := s.db.ExecContext(ctx, q); err == nil || !strings.Contains(err.Error(), "append-only") {
-			t.Errorf("%s: err = %v, want append-only refusal", q, err)
-		}
-	}
-	got, err := s.ListAudit(ctx, AuditFilter{})
-	if err != nil || len(got) != 1 || got[0].Actor != "bob" {
-		t.Errorf("audit after attempts = %+v, %v", got, err)
+	for _, db := range []struct {
+		name    string
+		dsn     func(t testing.TB) string
+		refused []string
+	}{
+		{"sqlite", func(t testing.TB) string { return filepath.Join(t.TempDir(), "c.db") },
+			[]string{`UPDATE audit_log SET actor = 'mallory'`, `DELETE FROM audit_log`}},
+		{"postgres", pgtest.URL,
+			[]string{`UPDATE audit_log SET actor = 'mallory'`, `DELETE FROM audit_log`, `TRUNCATE audit_log`}},
+	} {
+		t.Run(db.name, func(t *testing.T) {
+			s, err := Open(context.Background(), db.dsn(t), WithLogDir(t.TempDir()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			ctx := t.Context()
+			if err := s.AppendAudit(ctx, AuditEntry{Actor: "bob", Action: "approval.approved", RunID: "r"}); err != nil {
+				t.Fatal(err)
+			}
+			for _, q := range db.refused {
+				if _, err := s.db.ExecContext(ctx, q); err == nil || !strings.Contains(err.Error(), "append-only") {
+					t.Errorf("%s: err = %v, want append-only refusal", q, err)
+				}
+			}
+			got, err := s.ListAudit(ctx, AuditFilter{})
+			if err != nil || len(got) != 1 || got[0].Actor != "bob" {
+				t.Errorf("audit after attempts = %+v, %v", got, err)
+			}
+		})
 	}
 }

@@ -11,7 +11,7 @@ import (
 // ClaimDelivery records the webhook delivery (provider, id) and reports
 // true, or reports false when it was recorded before: a replay. Concurrent
 // claims of one delivery let exactly one caller win.
-func (s *SQLite) ClaimDelivery(ctx context.Context, provider, id string) (bool, error) {
+func (s *DB) ClaimDelivery(ctx context.Context, provider, id string) (bool, error) {
 	res, err := s.db.ExecContext(ctx,
 		`INSERT INTO webhook_deliveries (provider, delivery_id, received_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`,
 		provider, id, s.now().UnixNano())
@@ -27,7 +27,7 @@ func (s *SQLite) ClaimDelivery(ctx context.Context, provider, id string) (bool, 
 
 // ReleaseDelivery forgets the delivery, so that a redelivery after a failed
 // dispatch is processed again. Releasing an unknown delivery is a no-op.
-func (s *SQLite) ReleaseDelivery(ctx context.Context, provider, id string) error {
+func (s *DB) ReleaseDelivery(ctx context.Context, provider, id string) error {
 	if _, err := s.db.ExecContext(ctx, `DELETE FROM webhook_deliveries WHERE provider = ? AND delivery_id = ?`, provider, id); err != nil {
 		return fmt.Errorf("release delivery %s/%s: %w", provider, id, err)
 	}
@@ -36,7 +36,7 @@ func (s *SQLite) ReleaseDelivery(ctx context.Context, provider, id string) error
 
 // PruneDeliveries forgets deliveries received before t (forges redeliver
 // within hours, so keeping a few days is plenty) and returns how many.
-func (s *SQLite) PruneDeliveries(ctx context.Context, before time.Time) (int, error) {
+func (s *DB) PruneDeliveries(ctx context.Context, before time.Time) (int, error) {
 	res, err := s.db.ExecContext(ctx, `DELETE FROM webhook_deliveries WHERE received_at < ?`, before.UnixNano())
 	if err != nil {
 		return 0, fmt.Errorf("prune deliveries: %w", err)
@@ -50,7 +50,7 @@ func (s *SQLite) PruneDeliveries(ctx context.Context, before time.Time) (int, er
 
 // GetTriggerState returns the value stored under key; ok is false when
 // there is none.
-func (s *SQLite) GetTriggerState(ctx context.Context, key string) (string, bool, error) {
+func (s *DB) GetTriggerState(ctx context.Context, key string) (string, bool, error) {
 	var v string
 	err := s.db.QueryRowContext(ctx, `SELECT value FROM trigger_state WHERE key = ?`, key).Scan(&v)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -63,7 +63,7 @@ func (s *SQLite) GetTriggerState(ctx context.Context, key string) (string, bool,
 }
 
 // PutTriggerState stores value under key, replacing what was there.
-func (s *SQLite) PutTriggerState(ctx context.Context, key, value string) error {
+func (s *DB) PutTriggerState(ctx context.Context, key, value string) error {
 	_, err := s.db.ExecContext(ctx,
 		`INSERT INTO trigger_state (key, value, updated_at) VALUES (?, ?, ?)
 		 ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`,
@@ -75,7 +75,7 @@ func (s *SQLite) PutTriggerState(ctx context.Context, key, value string) error {
 }
 
 // DeleteTriggerState removes key; a missing key is not an error.
-func (s *SQLite) DeleteTriggerState(ctx context.Context, key string) error {
+func (s *DB) DeleteTriggerState(ctx context.Context, key string) error {
 	if _, err := s.db.ExecContext(ctx, `DELETE FROM trigger_state WHERE key = ?`, key); err != nil {
 		return fmt.Errorf("trigger state %s: %w", key, err)
 	}

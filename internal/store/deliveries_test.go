@@ -11,8 +11,10 @@ import (
 	"conveyor.dev/conveyor/internal/store/storetest"
 )
 
-func TestClaimDelivery(t *testing.T) {
-	s := storetest.NewTestStore(t)
+func TestClaimDelivery(t *testing.T) { eachDB(t, testClaimDelivery) }
+
+func testClaimDelivery(t *testing.T, open storetest.Opener) {
+	s := open(t)
 	ctx := t.Context()
 	for _, tt := range []struct {
 		provider, id string
@@ -36,8 +38,10 @@ func TestClaimDelivery(t *testing.T) {
 	}
 }
 
-func TestClaimDeliveryConcurrently(t *testing.T) {
-	s := storetest.NewTestStore(t)
+func TestClaimDeliveryConcurrently(t *testing.T) { eachDB(t, testClaimDeliveryConcurrently) }
+
+func testClaimDeliveryConcurrently(t *testing.T, open storetest.Opener) {
+	s := open(t)
 	var wins atomic.Int32
 	var wg sync.WaitGroup
 	for i := range 40 {
@@ -59,9 +63,11 @@ func TestClaimDeliveryConcurrently(t *testing.T) {
 	}
 }
 
-func TestPruneDeliveries(t *testing.T) {
+func TestPruneDeliveries(t *testing.T) { eachDB(t, testPruneDeliveries) }
+
+func testPruneDeliveries(t *testing.T, open storetest.Opener) {
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	s := storetest.NewTestStore(t, store.WithClock(func() time.Time { return now }))
+	s := open(t, store.WithClock(func() time.Time { return now }))
 	ctx := t.Context()
 	s.ClaimDelivery(ctx, "github", "old")
 	now = now.Add(72 * time.Hour)
@@ -75,8 +81,10 @@ func TestPruneDeliveries(t *testing.T) {
 	}
 }
 
-func TestTriggerState(t *testing.T) {
-	s := storetest.NewTestStore(t)
+func TestTriggerState(t *testing.T) { eachDB(t, testTriggerState) }
+
+func testTriggerState(t *testing.T, open storetest.Opener) {
+	s := open(t)
 	ctx := t.Context()
 	if _, ok, err := s.GetTriggerState(ctx, "poll/webapp"); ok || err != nil {
 		t.Fatalf("missing key: ok=%v err=%v", ok, err)

@@ -48,7 +48,7 @@ const deploymentColumns = `id, environment, namespace, pipeline, revision, run_i
 
 // AddDeployment assigns d.ID and d.Revision (and d.CreatedAt when zero)
 // and stores d.
-func (s *SQLite) AddDeployment(ctx context.Context, d *Deployment) error {
+func (s *DB) AddDeployment(ctx context.Context, d *Deployment) error {
 	if d.Environment == "" || d.Namespace == "" {
 		return fmt.Errorf("add deployment: environment and namespace are required (got %q, %q)", d.Environment, d.Namespace)
 	}
@@ -69,14 +69,9 @@ func (s *SQLite) AddDeployment(ctx context.Context, d *Deployment) error {
 			d.Environment, d.Namespace, d.Pipeline).Scan(&rev); err != nil {
 			return err
 		}
-		res, err := tx.ExecContext(ctx, `INSERT INTO deployments (environment, namespace, pipeline, revision, run_id, commit_sha, manifests, objects, images, created_at)
-			VALUES (?,?,?,?,?,?,?,?,?,?)`,
-			d.Environment, d.Namespace, d.Pipeline, rev, d.RunID, d.Commit, nonNilBytes(d.Manifests), string(objects), string(images), d.CreatedAt.UnixNano())
-		if err != nil {
-			return err
-		}
-		id, err = res.LastInsertId()
-		return err
+		return tx.QueryRowContext(ctx, `INSERT INTO deployments (environment, namespace, pipeline, revision, run_id, commit_sha, manifests, objects, images, created_at)
+			VALUES (?,?,?,?,?,?,?,?,?,?) RETURNING id`,
+			d.Environment, d.Namespace, d.Pipeline, rev, d.RunID, d.Commit, nonNilBytes(d.Manifests), string(objects), string(images), d.CreatedAt.UnixNano()).Scan(&id)
 	})
 	if err != nil {
 		return fmt.Errorf("add deployment to %s/%s: %w", d.Environment, d.Namespace, err)
@@ -87,7 +82,7 @@ func (s *SQLite) AddDeployment(ctx context.Context, d *Deployment) error {
 
 // LastDeployment returns the latest deployment of pipeline to
 // environment/namespace; the error wraps ErrNotFound when there is none.
-func (s *SQLite) LastDeployment(ctx context.Context, environment, namespace, pipeline string) (Deployment, error) {
+func (s *DB) LastDeployment(ctx context.Context, environment, namespace, pipeline string) (Deployment, error) {
 	ds, err := s.ListDeployments(ctx, DeploymentFilter{Environment: environment, Namespace: namespace, Pipeline: pipeline, Limit: 1})
 	if err != nil {
 		return Deployment{}, err
@@ -99,7 +94,7 @@ func (s *SQLite) LastDeployment(ctx context.Context, environment, namespace, pip
 }
 
 // ListDeployments returns the deployments matching f, newest first.
-func (s *SQLite) ListDeployments(ctx context.Context, f DeploymentFilter) ([]Deployment, error) {
+func (s *DB) ListDeployments(ctx context.Context, f DeploymentFilter) ([]Deployment, error) {
 	var where []string
 	var args []any
 	for _, c := range []struct{ col, v string }{{"environment", f.Environment}, {"namespace", f.Namespace}, {"pipeline", f.Pipeline}} {

@@ -11,9 +11,11 @@ import (
 	"conveyor.dev/conveyor/internal/store/storetest"
 )
 
-func TestDeployments(t *testing.T) {
+func TestDeployments(t *testing.T) { eachDB(t, testDeployments) }
+
+func testDeployments(t *testing.T, open storetest.Opener) {
 	clock := time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
-	s := storetest.NewTestStore(t, store.WithClock(func() time.Time { return clock }))
+	s := open(t, store.WithClock(func() time.Time { return clock }))
 	ctx := t.Context()
 
 	if _, err := s.LastDeployment(ctx, "staging", "web", "cd"); !errors.Is(err, store.ErrNotFound) {

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -55,7 +56,7 @@ type Lease struct {
 const leaseColumns = `id, run_id, job_id, spec, demands, state, agent, token, attempt, excluded, expires_at, created_at, updated_at`
 
 // EnqueueLease assigns l.ID and stores l as queued.
-func (s *SQLite) EnqueueLease(ctx context.Context, l *Lease) error {
+func (s *DB) EnqueueLease(ctx context.Context, l *Lease) error {
 	if l.RunID == "" || l.JobID == "" {
 		return fmt.Errorf("enqueue job: run and job IDs are required")
 	}
@@ -114,7 +115,7 @@ func scanLeases(ctx context.Context, q queryer, where string, args ...any) ([]Le
 }
 
 // GetLease returns the lease; the error wraps ErrNotFound when there is none.
-func (s *SQLite) GetLease(ctx context.Context, id string) (Lease, error) {
+func (s *DB) GetLease(ctx context.Context, id string) (Lease, error) {
 	ls, err := scanLeases(ctx, s.db, `WHERE id = ?`, id)
 	if err != nil {
 		return Lease{}, fmt.Errorf("get lease %s: %w", id, err)
@@ -127,7 +128,7 @@ func (s *SQLite) GetLease(ctx context.Context, id string) (Lease, error) {
 
 // ListLeases returns the leases in any of states (every lease when none is
 // given), oldest first.
-func (s *SQLite) ListLeases(ctx context.Context, states ...LeaseState) ([]Lease, error) {
+func (s *DB) ListLeases(ctx context.Context, states ...LeaseState) ([]Lease, error) {
 	where := ""
 	var args []any
 	if len(states) > 0 {
@@ -147,7 +148,7 @@ func (s *SQLite) ListLeases(ctx context.Context, states ...LeaseState) ([]Lease,
 // expires and counts the attempt. The error wraps ErrLeaseLost when the
 // lease is no longer queued (another agent got it first) or agent lost it
 // before.
-func (s *SQLite) AcquireLease(ctx context.Context, id, agent, token string, expires time.Time) (Lease, error) {
+func (s *DB) AcquireLease(ctx context.Context, id, agent, token string, expires time.Time) (Lease, error) {
 	var out Lease
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		ls, err := scanLeases(ctx, tx, `WHERE id = ?`, id)
@@ -162,11 +163,18 @@ func (s *SQLite) AcquireLease(ctx context.Context, id, agent, token string, expi
 			return ErrLeaseLost
 		}
 		now := s.now().UTC()
-		l.State, l.Agent, l.Token, l.Attempt, l.ExpiresAt, l.UpdatedAt = LeaseLeased, agent, token, l.Attempt+1, expires, now
-		if _, err := tx.ExecContext(ctx, `UPDATE leases SET state = ?, agent = ?, token = ?, attempt = ?, expires_at = ?, updated_at = ? WHERE id = ?`,
-			string(l.State), agent, token, l.Attempt, nanos(expires), now.UnixNano(), id); err != nil {
+		// Only the grant that finds the lease as read wins, whatever the
+		// isolation: a second one matches no row.
+		res, err := tx.ExecContext(ctx, `UPDATE leases SET state = ?, agent = ?, token = ?, attempt = ?, expires_at = ?, updated_at = ?
+			WHERE id = ? AND state = ? AND attempt = ?`,
+			string(LeaseLeased), agent, token, l.Attempt+1, nanos(expires), now.UnixNano(), id, string(LeaseQueued), l.Attempt)
+		if err != nil {
 			return err
 		}
+		if n, err := res.RowsAffected(); err != nil || n == 0 {
+			return cmp.Or(err, ErrLeaseLost)
+		}
+		l.State, l.Agent, l.Token, l.Attempt, l.ExpiresAt, l.UpdatedAt = LeaseLeased, agent, token, l.Attempt+1, expires, now
 		out = l
 		return nil
 	})
@@ -178,7 +186,7 @@ func (s *SQLite) AcquireLease(ctx context.Context, id, agent, token string, expi
 
 // RenewLease moves the expiry of a lease the token holds to expires. The
 // error wraps ErrLeaseLost when the token does not hold it.
-func (s *SQLite) RenewLease(ctx context.Context, id, token string, expires time.Time) error {
+func (s *DB) RenewLease(ctx context.Context, id, token string, expires time.Time) error {
 	res, err := s.db.ExecContext(ctx, `UPDATE leases SET expires_at = ?, updated_at = ? WHERE id = ? AND token = ? AND state = ?`,
 		nanos(expires), s.now().UTC().UnixNano(), id, token, string(LeaseLeased))
 	if err != nil {
@@ -194,7 +202,7 @@ func (s *SQLite) RenewLease(ctx context.Context, id, token string, expires time.
 // With a token it must be the current holder's (the error wraps
 // ErrLeaseLost otherwise); with an empty token the server ends it whoever
 // holds it.
-func (s *SQLite) FinishLease(ctx context.Context, id, token string, state LeaseState) error {
+func (s *DB) FinishLease(ctx context.Context, id, token string, state LeaseState) error {
 	if state != LeaseDone && state != LeaseFailed {
 		return fmt.Errorf("finish lease %s: state %q: want done or failed", id, state)
 	}
@@ -218,9 +226,10 @@ func (s *SQLite) FinishLease(ctx context.Context, id, token string, state LeaseS
 // one granted fewer than maxAttempts times is queued again, excluding the
 // agent that lost it; the others fail. It returns the leases it changed, in
 // their new state.
-func (s *SQLite) ExpireLeases(ctx context.Context, now time.Time, maxAttempts int) ([]Lease, error) {
+func (s *DB) ExpireLeases(ctx context.Context, now time.Time, maxAttempts int) ([]Lease, error) {
 	var out []Lease
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		out = nil
 		ls, err := scanLeases(ctx, tx, `WHERE state = ? AND expires_at <= ? ORDER BY created_at, id`, string(LeaseLeased), now.UnixNano())
 		if err != nil {
 			return err
@@ -251,7 +260,7 @@ func (s *SQLite) ExpireLeases(ctx context.Context, now time.Time, maxAttempts in
 
 // AbandonLeases marks every queued or leased lease abandoned (their server
 // stopped; a resumed run enqueues its jobs again) and returns how many.
-func (s *SQLite) AbandonLeases(ctx context.Context) (int, error) {
+func (s *DB) AbandonLeases(ctx context.Context) (int, error) {
 	res, err := s.db.ExecContext(ctx, `UPDATE leases SET state = ?, token = '', updated_at = ? WHERE state IN (?, ?)`,
 		string(LeaseAbandoned), s.now().UTC().UnixNano(), string(LeaseQueued), string(LeaseLeased))
 	if err != nil {

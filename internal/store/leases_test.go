@@ -11,8 +11,10 @@ import (
 	"conveyor.dev/conveyor/internal/store/storetest"
 )
 
-func TestLeaseLifecycle(t *testing.T) {
-	s := storetest.NewTestStore(t)
+func TestLeaseLifecycle(t *testing.T) { eachDB(t, testLeaseLifecycle) }
+
+func testLeaseLifecycle(t *testing.T, open storetest.Opener) {
+	s := open(t)
 	ctx := t.Context()
 	t0 := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	l := store.Lease{RunID: "R1", JobID: "Build.Job", Spec: []byte(`{"jobId":"Build.Job"}`), Demands: []string{"go", "os -equals linux"}}
@@ -86,8 +88,10 @@ func TestLeaseLifecycle(t *testing.T) {
 	}
 }
 
-func TestLeaseExpiresTooOftenFails(t *testing.T) {
-	s := storetest.NewTestStore(t)
+func TestLeaseExpiresTooOftenFails(t *testing.T) { eachDB(t, testLeaseExpiresTooOftenFails) }
+
+func testLeaseExpiresTooOftenFails(t *testing.T, open storetest.Opener) {
+	s := open(t)
 	ctx := t.Context()
 	t0 := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	l := store.Lease{RunID: "R1", JobID: "J"}
@@ -112,8 +116,10 @@ func TestLeaseExpiresTooOftenFails(t *testing.T) {
 	}
 }
 
-func TestAbandonLeases(t *testing.T) {
-	s := storetest.NewTestStore(t)
+func TestAbandonLeases(t *testing.T) { eachDB(t, testAbandonLeases) }
+
+func testAbandonLeases(t *testing.T, open storetest.Opener) {
+	s := open(t)
 	ctx := t.Context()
 	var ids []string
 	for range 3 {

@@ -31,7 +31,7 @@ const maxNameLen = 200
 
 // logPath returns where the log of a record attempt lives. A record ID too
 // long for a file name is shortened, with a hash of the whole ID.
-func (s *SQLite) logPath(runID, recordID string, attempt int) string {
+func (s *DB) logPath(runID, recordID string, attempt int) string {
 	name := url.PathEscape(recordID)
 	if len(name) > maxNameLen {
 		sum := sha256.Sum256([]byte(recordID))
@@ -45,7 +45,7 @@ func logKey(runID, recordID string, attempt int) string {
 }
 
 // OpenLog opens the log of one record attempt for appending.
-func (s *SQLite) OpenLog(ctx context.Context, runID, recordID string, attempt int) (LogWriter, error) {
+func (s *DB) OpenLog(ctx context.Context, runID, recordID string, attempt int) (LogWriter, error) {
 	subject := fmt.Sprintf("open log of %s attempt %d in run %s", recordID, attempt, runID)
 	if runID == "" || recordID == "" {
 		return nil, fmt.Errorf("%s: run and record IDs are required", subject)
@@ -104,9 +104,9 @@ func countLines(path string) (int64, error) {
 	}
 }
 
-// fileLogWriter is the LogWriter of SQLite.
+// fileLogWriter is the LogWriter of DB.
 type fileLogWriter struct {
-	s        *SQLite
+	s        *DB
 	f        *os.File
 	live     *liveLog
 	runID    string
@@ -187,7 +187,7 @@ func (w *fileLogWriter) Close() error {
 }
 
 // ReadLog returns the lines stored so far from position from (0-based).
-func (s *SQLite) ReadLog(ctx context.Context, runID, recordID string, attempt int, from int64) ([]LogLine, error) {
+func (s *DB) ReadLog(ctx context.Context, runID, recordID string, attempt int, from int64) ([]LogLine, error) {
 	subject := fmt.Sprintf("read log of %s attempt %d in run %s", recordID, attempt, runID)
 	f, err := os.Open(s.logPath(runID, recordID, attempt))
 	if errors.Is(err, os.ErrNotExist) {
@@ -272,7 +272,7 @@ func parseLogLine(n int64, b []byte) (LogLine, error) {
 // TailLog calls fn for every line from position from, following the log
 // until its writer closes it, fn returns an error (returned as is), or ctx
 // ends. It waits for a log that does not exist yet.
-func (s *SQLite) TailLog(ctx context.Context, runID, recordID string, attempt int, from int64, fn func(LogLine) error) error {
+func (s *DB) TailLog(ctx context.Context, runID, recordID string, attempt int, from int64, fn func(LogLine) error) error {
 	subject := fmt.Sprintf("tail log of %s attempt %d in run %s", recordID, attempt, runID)
 	live := s.live.acquire(logKey(runID, recordID, attempt))
 	defer s.live.release(live)
@@ -334,7 +334,7 @@ func (s *SQLite) TailLog(ctx context.Context, runID, recordID string, attempt in
 }
 
 // logClosed reports whether the index marks the log finished.
-func (s *SQLite) logClosed(ctx context.Context, runID, recordID string, attempt int) (bool, error) {
+func (s *DB) logClosed(ctx context.Context, runID, recordID string, attempt int) (bool, error) {
 	var closed int
 	err := s.db.QueryRowContext(ctx, `SELECT closed FROM logs WHERE run_id = ? AND record_id = ? AND attempt = ?`,
 		runID, recordID, attempt).Scan(&closed)

@@ -38,7 +38,7 @@ func TestLoadMigrations(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			ms, err := loadMigrations(tt.files)
+			ms, err := loadMigrations(tt.files, "migrations")
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 					t.Fatalf("loadMigrations error = %v, want one containing %q", err, tt.wantErr)
@@ -60,12 +60,60 @@ func TestLoadMigrations(t *testing.T) {
 }
 
 func TestEmbeddedMigrationsLoad(t *testing.T) {
-	ms, err := loadMigrations(migrationFS)
+	ms, err := loadMigrations(migrationFS, "migrations")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(ms) == 0 || ms[0].name != "0001_init.sql" {
 		t.Errorf("embedded migrations = %v, want 0001_init.sql first", ms)
+	}
+}
+
+// TestPostgresMigrationsMatchSQLite keeps the dialects' schemas in step:
+// every version has a migration for each, under the same name.
+func TestPostgresMigrationsMatchSQLite(t *testing.T) {
+	names := func(dir string) []string {
+		ms, err := loadMigrations(migrationFS, dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, m := range ms {
+			out = append(out, m.name)
+		}
+		return out
+	}
+	if diff := cmp.Diff(names(sqliteDialect.migrations), names(postgresDialect.migrations)); diff != "" {
+		t.Errorf("migrations of SQLite (-) and PostgreSQL (+) differ: write each schema change for both:\n%s", diff)
+	}
+}
+
+func TestRebind(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{`SELECT 1`, `SELECT 1`},
+		{`SELECT a FROM t WHERE b = ? AND c IN (?, ?)`, `SELECT a FROM t WHERE b = $1 AND c IN ($2, $3)`},
+		{`UPDATE t SET a = '?', b = ? -- why?` + "\n" + `WHERE "we?ird" = ?`, `UPDATE t SET a = '?', b = $1 -- why?` + "\n" + `WHERE "we?ird" = $2`},
+		{`SELECT 'it''s ?', ?`, `SELECT 'it''s ?', $1`},
+		{`SELECT 'open ?`, `SELECT 'open ?`},
+	}
+	for _, tt := range tests {
+		if got := rebind(tt.in); got != tt.want {
+			t.Errorf("rebind(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
+func TestRedactURL(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"/data/conveyor.db", "/data/conveyor.db"},
+		{"postgres://u:pw@db:5432/c?sslmode=disable", "postgres://u:xxxxx@db:5432/c?sslmode=disable"},
+		{"postgresql://db/c?password=pw&sslmode=require", "postgresql://db/c?password=xxxxx&sslmode=require"},
+		{"postgres://u:pw@db:port/c", "postgres://…"},
+	}
+	for _, tt := range tests {
+		if got := redactURL(tt.in); got != tt.want {
+			t.Errorf("redactURL(%q) = %q, want %q", tt.in, got, tt.want)
+		}
 	}
 }
 
@@ -85,7 +133,7 @@ func TestFailedMigrationRollsBack(t *testing.T) {
 	ms, err := loadMigrations(fstest.MapFS{
 		"migrations/0001_a.sql": {Data: []byte("CREATE TABLE a (x INTEGER);")},
 		"migrations/0002_b.sql": {Data: []byte("CREATE TABLE b (x INTEGER); INSERT INTO nowhere VALUES (1);")},
-	})
+	}, "migrations")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -129,7 +177,7 @@ func TestOpenMigratesOnceAndRefusesNewerSchema(t *testing.T) {
 		if err := s.db.QueryRow(`SELECT COUNT(*) FROM schema_migrations`).Scan(&rows); err != nil {
 			t.Fatal(err)
 		}
-		ms, _ := loadMigrations(migrationFS)
+		ms, _ := loadMigrations(migrationFS, "migrations")
 		if rows != len(ms) {
 			t.Errorf("schema_migrations has %d rows, want %d", rows, len(ms))
 		}
@@ -204,7 +252,7 @@ func TestMigrationLandingBelowTheNewestIsApplied(t *testing.T) {
 	first, err := loadMigrations(fstest.MapFS{
 		"migrations/0001_a.sql": {Data: []byte("CREATE TABLE a (x INTEGER);")},
 		"migrations/0004_d.sql": {Data: []byte("CREATE TABLE d (x INTEGER);")},
-	})
+	}, "migrations")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -216,7 +264,7 @@ func TestMigrationLandingBelowTheNewestIsApplied(t *testing.T) {
 		"migrations/0001_a.sql": {Data: []byte("CREATE TABLE a (x INTEGER);")},
 		"migrations/0002_b.sql": {Data: []byte("CREATE TABLE b (x INTEGER);")},
 		"migrations/0004_d.sql": {Data: []byte("CREATE TABLE d (x INTEGER);")},
-	})
+	}, "migrations")
 	if err != nil {
 		t.Fatal(err)
 	}

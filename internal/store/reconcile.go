@@ -9,7 +9,7 @@ import (
 // ReconcileOrphans marks every running or waiting run whose owner is not
 // alive as completed/interrupted, with its running and waiting records, and
 // closes its open logs. It returns how many runs it marked.
-func (s *SQLite) ReconcileOrphans(ctx context.Context, alive func(owner string) bool) (int, error) {
+func (s *DB) ReconcileOrphans(ctx context.Context, alive func(owner string) bool) (int, error) {
 	candidates, err := scanRuns(ctx, s.db, `WHERE state IN (?, ?)`, string(StateRunning), string(StateWaiting))
 	if err != nil {
 		return 0, fmt.Errorf("reconcile orphaned runs: %w", err)
@@ -22,6 +22,7 @@ func (s *SQLite) ReconcileOrphans(ctx context.Context, alive func(owner string) 
 		now := s.now().UTC()
 		changed := false
 		err := s.inTx(ctx, func(tx *sql.Tx) error {
+			changed = false
 			// Re-check inside the transaction: the run may have finished meanwhile.
 			res, err := tx.ExecContext(ctx, `UPDATE runs SET state = ?, result = ?, finished_at = ? WHERE id = ? AND owner = ? AND state IN (?, ?)`,
 				string(StateCompleted), string(ResultInterrupted), now.UnixNano(), r.ID, r.Owner, string(StateRunning), string(StateWaiting))

@@ -10,7 +10,7 @@ import (
 )
 
 // UpsertRecord creates or replaces the record (RunID, ID, Attempt).
-func (s *SQLite) UpsertRecord(ctx context.Context, rec Record) error {
+func (s *DB) UpsertRecord(ctx context.Context, rec Record) error {
 	if rec.RunID == "" || rec.ID == "" {
 		return fmt.Errorf("upsert record %q of run %q: run and record IDs are required", rec.ID, rec.RunID)
 	}
@@ -56,7 +56,7 @@ func nonNilSlice(s []string) []string {
 
 // ListRecords returns the run's records depth-first: parents before their
 // children, siblings by Order, then ID, then Attempt.
-func (s *SQLite) ListRecords(ctx context.Context, runID string) ([]Record, error) {
+func (s *DB) ListRecords(ctx context.Context, runID string) ([]Record, error) {
 	recs, err := scanRecords(ctx, s.db, `WHERE run_id = ?`, runID)
 	if err != nil {
 		return nil, fmt.Errorf("list records of run %s: %w", runID, err)

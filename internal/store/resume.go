@@ -9,7 +9,7 @@ import (
 
 // SaveRunInput stores what started a run (the engine's encoded input), so
 // the run can be resumed by another process; saving again replaces it.
-func (s *SQLite) SaveRunInput(ctx context.Context, runID string, input []byte) error {
+func (s *DB) SaveRunInput(ctx context.Context, runID string, input []byte) error {
 	if _, err := s.db.ExecContext(ctx, `INSERT INTO run_inputs (run_id, input) VALUES (?, ?)
 		ON CONFLICT (run_id) DO UPDATE SET input = excluded.input`, runID, string(input)); err != nil {
 		return fmt.Errorf("save input of run %s: %w", runID, err)
@@ -19,7 +19,7 @@ func (s *SQLite) SaveRunInput(ctx context.Context, runID string, input []byte) e
 
 // RunInput returns what SaveRunInput stored; the error wraps ErrNotFound
 // when nothing was.
-func (s *SQLite) RunInput(ctx context.Context, runID string) ([]byte, error) {
+func (s *DB) RunInput(ctx context.Context, runID string) ([]byte, error) {
 	var in string
 	err := s.db.QueryRowContext(ctx, `SELECT input FROM run_inputs WHERE run_id = ?`, runID).Scan(&in)
 	if errors.Is(err, sql.ErrNoRows) {

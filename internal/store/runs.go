@@ -13,7 +13,7 @@ const runColumns = `id, number, pipeline, file, repository, commit_sha, branch, 
 	params, variables, plan, owner, created_at, started_at, finished_at`
 
 // CreateRun assigns r.ID and r.Number (and r.CreatedAt when zero) and stores r.
-func (s *SQLite) CreateRun(ctx context.Context, r *Run) error {
+func (s *DB) CreateRun(ctx context.Context, r *Run) error {
 	if r.Pipeline == "" {
 		return fmt.Errorf("create run: empty pipeline name")
 	}
@@ -161,7 +161,7 @@ func readTags(ctx context.Context, q queryer, id string) ([]string, error) {
 }
 
 // GetRun returns the run; the error wraps ErrNotFound when there is none.
-func (s *SQLite) GetRun(ctx context.Context, id string) (Run, error) {
+func (s *DB) GetRun(ctx context.Context, id string) (Run, error) {
 	runs, err := scanRuns(ctx, s.db, `WHERE id = ?`, id)
 	if err != nil {
 		return Run{}, fmt.Errorf("get run %s: %w", id, err)
@@ -173,7 +173,7 @@ func (s *SQLite) GetRun(ctx context.Context, id string) (Run, error) {
 }
 
 // ListRuns returns the runs matching f, newest first.
-func (s *SQLite) ListRuns(ctx context.Context, f RunFilter) ([]Run, error) {
+func (s *DB) ListRuns(ctx context.Context, f RunFilter) ([]Run, error) {
 	var conds []string
 	var args []any
 	if f.Pipeline != "" {
@@ -205,7 +205,7 @@ func (s *SQLite) ListRuns(ctx context.Context, f RunFilter) ([]Run, error) {
 }
 
 // UpdateRun reads the run, calls fn and writes the result back in one transaction.
-func (s *SQLite) UpdateRun(ctx context.Context, id string, fn func(*Run) error) error {
+func (s *DB) UpdateRun(ctx context.Context, id string, fn func(*Run) error) error {
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		runs, err := scanRuns(ctx, tx, `WHERE id = ?`, id)
 		if err != nil {
@@ -241,7 +241,7 @@ func (s *SQLite) UpdateRun(ctx context.Context, id string, fn func(*Run) error) 
 }
 
 // AddRunTag adds tag to the run (a no-op when it is there already).
-func (s *SQLite) AddRunTag(ctx context.Context, id, tag string) error {
+func (s *DB) AddRunTag(ctx context.Context, id, tag string) error {
 	if tag == "" {
 		return fmt.Errorf("tag run %s: empty tag", id)
 	}
@@ -253,7 +253,7 @@ func (s *SQLite) AddRunTag(ctx context.Context, id, tag string) error {
 		if n == 0 {
 			return ErrNotFound
 		}
-		_, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO run_tags (run_id, tag) VALUES (?, ?)`, id, tag)
+		_, err := tx.ExecContext(ctx, `INSERT INTO run_tags (run_id, tag) VALUES (?, ?) ON CONFLICT DO NOTHING`, id, tag)
 		return err
 	})
 	if err != nil {

@@ -166,7 +166,8 @@ type Store interface {
 	ListRuns(ctx context.Context, f RunFilter) ([]Run, error)
 	// UpdateRun reads the run, calls fn and writes the result back, in one
 	// transaction; fn's error aborts the update and is returned wrapped. ID,
-	// Number and CreatedAt cannot be changed.
+	// Number and CreatedAt cannot be changed. fn may be called again, on the
+	// run as it is then, when a concurrent writer won a race (PostgreSQL).
 	UpdateRun(ctx context.Context, id string, fn func(*Run) error) error
 	// AddRunTag adds tag to the run (a no-op when it is there already).
 	AddRunTag(ctx context.Context, id, tag string) error

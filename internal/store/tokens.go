@@ -21,7 +21,7 @@ type Token struct {
 
 // CreateToken assigns t.ID (and t.CreatedAt when zero) and stores t; the
 // hash must be unique.
-func (s *SQLite) CreateToken(ctx context.Context, t *Token) error {
+func (s *DB) CreateToken(ctx context.Context, t *Token) error {
 	if t.User == "" || t.Role == "" || t.Hash == "" {
 		return fmt.Errorf("create token: user, role and hash are required")
 	}
@@ -39,7 +39,7 @@ func (s *SQLite) CreateToken(ctx context.Context, t *Token) error {
 
 // TokenByHash returns the valid (not revoked) token whose secret hashes to
 // hash; the error wraps ErrNotFound when there is none.
-func (s *SQLite) TokenByHash(ctx context.Context, hash string) (Token, error) {
+func (s *DB) TokenByHash(ctx context.Context, hash string) (Token, error) {
 	var t Token
 	var created int64
 	var revoked sql.NullInt64
@@ -57,7 +57,7 @@ func (s *SQLite) TokenByHash(ctx context.Context, hash string) (Token, error) {
 }
 
 // ListTokens returns every token, revoked ones included, oldest first.
-func (s *SQLite) ListTokens(ctx context.Context) ([]Token, error) {
+func (s *DB) ListTokens(ctx context.Context) ([]Token, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT id, user_name, role, hash, created_at, revoked_at FROM tokens ORDER BY id`)
 	if err != nil {
 		return nil, fmt.Errorf("list tokens: %w", err)
@@ -83,7 +83,7 @@ func (s *SQLite) ListTokens(ctx context.Context) ([]Token, error) {
 
 // RevokeToken marks the token revoked; the error wraps ErrNotFound when
 // there is no valid token with that ID.
-func (s *SQLite) RevokeToken(ctx context.Context, id string) error {
+func (s *DB) RevokeToken(ctx context.Context, id string) error {
 	res, err := s.db.ExecContext(ctx, `UPDATE tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL`, s.now().UTC().UnixNano(), id)
 	if err != nil {
 		return fmt.Errorf("revoke token %s: %w", id, err)

@@ -11,8 +11,10 @@ import (
 	"conveyor.dev/conveyor/internal/store/storetest"
 )
 
-func TestTokens(t *testing.T) {
-	s := storetest.NewTestStore(t)
+func TestTokens(t *testing.T) { eachDB(t, testTokens) }
+
+func testTokens(t *testing.T, open storetest.Opener) {
+	s := open(t)
 	ctx := t.Context()
 	a := store.Token{User: "ada", Role: "admin", Hash: "aa"}
 	if err := s.CreateToken(ctx, &a); err != nil {

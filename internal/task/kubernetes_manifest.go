@@ -24,7 +24,7 @@ import (
 )
 
 // DeploymentStore keeps the successful deploys that KubernetesManifest@1
-// rolls back to; *store.SQLite implements it.
+// rolls back to; *store.DB implements it.
 type DeploymentStore interface {
 	AddDeployment(ctx context.Context, d *store.Deployment) error
 	// LastDeployment's error wraps store.ErrNotFound when there is none.

@@ -28,7 +28,7 @@ type Services struct {
 	// Secrets opens vaults; nil when no vault is available.
 	Secrets SecretSource
 	// Revisions keeps the successful deploys of KubernetesManifest@1 for
-	// automatic rollback and pruning; nil turns both off. *store.SQLite
+	// automatic rollback and pruning; nil turns both off. *store.DB
 	// implements it.
 	Revisions DeploymentStore
 }

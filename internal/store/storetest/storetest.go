@@ -18,12 +18,31 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"conveyor.dev/conveyor/internal/store"
+	"conveyor.dev/conveyor/internal/store/pgtest"
 )
 
+// Opener opens a fresh, empty, migrated store for a test, closed when the
+// test ends: NewTestStore or NewPostgresStore.
+type Opener func(t testing.TB, opts ...store.Option) *store.DB
+
 // NewTestStore returns a migrated SQLite store in t.TempDir(), closed when the test ends.
-func NewTestStore(t testing.TB, opts ...store.Option) *store.SQLite {
+func NewTestStore(t testing.TB, opts ...store.Option) *store.DB {
 	t.Helper()
-	s, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "conveyor.db"), opts...)
+	return open(t, filepath.Join(t.TempDir(), "conveyor.db"), opts...)
+}
+
+// NewPostgresStore returns a migrated store on a fresh database of the test
+// binary's PostgreSQL (pgtest: the package's TestMain must call
+// pgtest.Main), with its logs in t.TempDir(), closed when the test ends.
+func NewPostgresStore(t testing.TB, opts ...store.Option) *store.DB {
+	t.Helper()
+	url := pgtest.URL(t)
+	return open(t, url, append([]store.Option{store.WithLogDir(filepath.Join(t.TempDir(), "logs"))}, opts...)...)
+}
+
+func open(t testing.TB, dsn string, opts ...store.Option) *store.DB {
+	t.Helper()
+	s, err := store.Open(context.Background(), dsn, opts...)
 	if err != nil {
 		t.Fatalf("open test store: %v", err)
 	}
