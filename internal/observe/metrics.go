@@ -2,6 +2,8 @@ package observe
 
 import (
 	"net/http"
+	"regexp"
+	"slices"
 	"sync"
 	"time"
 
@@ -23,8 +25,9 @@ var waitBuckets = []float64{1, 10, 60, 300, 900, 1800, 3600, 4 * 3600, 12 * 3600
 // observer: give it to the engine (engine.WithObserver) to count runs and
 // time stages, jobs and steps. Safe for concurrent use.
 type Metrics struct {
-	reg   *prometheus.Registry
-	clock func() time.Time
+	reg        *prometheus.Registry
+	clock      func() time.Time
+	collectors []prometheus.Collector // Conveyor's own, for Names
 
 	runsStarted   *prometheus.CounterVec
 	runsFinished  *prometheus.CounterVec
@@ -112,10 +115,11 @@ func NewMetrics(opts ...MetricsOption) *Metrics {
 			return float64(f())
 		})
 	}
-	m.reg.MustRegister(m.runsStarted, m.runsFinished, m.runDuration, m.stageDuration, m.jobDuration, m.stepDuration,
+	m.collectors = []prometheus.Collector{m.runsStarted, m.runsFinished, m.runDuration, m.stageDuration, m.jobDuration, m.stepDuration,
 		m.firstStep, m.approvalWait, m.deployments,
 		gauge("conveyor_queue_depth", "Jobs waiting for an agent.", o.queueDepth),
-		gauge("conveyor_agent_jobs_running", "Jobs agents are running.", o.busy))
+		gauge("conveyor_agent_jobs_running", "Jobs agents are running.", o.busy)}
+	m.reg.MustRegister(m.collectors...)
 	if o.process {
 		m.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	}
@@ -124,7 +128,38 @@ func NewMetrics(opts ...MetricsOption) *Metrics {
 
 // Register adds a collector (the DORA collector) to the registry served
 // by Handler.
-func (m *Metrics) Register(c prometheus.Collector) error { return m.reg.Register(c) }
+func (m *Metrics) Register(c prometheus.Collector) error {
+	if err := m.reg.Register(c); err != nil {
+		return err
+	}
+	m.collectors = append(m.collectors, c)
+	return nil
+}
+
+// fqName reads a descriptor's name: client_golang keeps it unexported and
+// prints it as fqName: "...".
+var fqName = regexp.MustCompile(`fqName: "([^"]+)"`)
+
+// Names lists the names of Conveyor's metrics (not the Go runtime's),
+// sorted; a histogram's series add _bucket, _sum and _count to its name.
+// Dashboards and rules are checked against it.
+func (m *Metrics) Names() []string {
+	ch := make(chan *prometheus.Desc)
+	go func() {
+		for _, c := range m.collectors {
+			c.Describe(ch)
+		}
+		close(ch)
+	}()
+	var out []string
+	for d := range ch {
+		if sm := fqName.FindStringSubmatch(d.String()); sm != nil {
+			out = append(out, sm[1])
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
 
 // Gatherer is the registry, for tests and embedding.
 func (m *Metrics) Gatherer() prometheus.Gatherer { return m.reg }

@@ -2,6 +2,8 @@ package observe_test
 
 import (
 	"bytes"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -51,4 +53,22 @@ func counterOf(t testing.TB, m *observe.Metrics, name string, values []string) p
 	}
 	t.Fatalf("no series %s%v", name, values)
 	return nil
+}
+
+func TestNames(t *testing.T) {
+	m := observe.NewMetrics()
+	if err := m.Register(observe.NewDORACollector(nil)); err != nil {
+		t.Fatal(err)
+	}
+	names := m.Names()
+	for _, want := range []string{"conveyor_runs_finished_total", "conveyor_job_duration_seconds", "conveyor_queue_depth", "conveyor_dora_change_failure_rate", "conveyor_dora_lead_time_seconds"} {
+		if !slices.Contains(names, want) {
+			t.Errorf("Names() lacks %s: %v", want, names)
+		}
+	}
+	for _, n := range names {
+		if !strings.HasPrefix(n, "conveyor_") {
+			t.Errorf("Names() has %s, not Conveyor's", n)
+		}
+	}
 }
