@@ -124,3 +124,8 @@ stages:
           steps:
           - script: echo deploy to production; test "${{ parameters.prodFails }}" != "True"
 `
+
+// engineInput is a push run of pipeline cd at commit of repo.
+func engineInput(repo, commit string) engine.Input {
+	return engine.Input{Pipeline: "cd", Repository: repo, Commit: commit, Branch: "main", Event: store.EventPush}
+}

@@ -19,6 +19,7 @@ import (
 // endpoint is set, the tracer.
 type observers struct {
 	recorder *observe.Recorder
+	watcher  *observe.Watcher
 	tp       *sdktrace.TracerProvider
 }
 
@@ -32,7 +33,22 @@ func (a *App) startObserve(ctx context.Context, cfg *config.Config, st *store.SQ
 	if err := a.Metrics.Register(observe.NewDORACollector(st, dopts...)); err != nil {
 		return nil, err
 	}
-	a.obs.recorder = observe.NewRecorder(st, observe.WithRecorderMetrics(a.Metrics), observe.WithRecorderLogger(log))
+	ropts := []observe.RecorderOption{observe.WithRecorderMetrics(a.Metrics), observe.WithRecorderLogger(log)}
+	// The post-deploy watch, when an environment asks for one (watch: 5m).
+	for _, env := range cfg.Environments {
+		if env.Watch > 0 {
+			a.obs.watcher = observe.NewWatcher(st, observe.ClustersOf(a.rt.Services.Config),
+				observe.WithWatcherMetrics(a.Metrics), observe.WithWatcherLogger(log))
+			ropts = append(ropts, observe.WithPostDeployWatch(a.obs.watcher, func(environment string) time.Duration {
+				return cfg.Environments[environment].Watch
+			}))
+			if err := a.obs.watcher.Resume(ctx, st); err != nil {
+				log.Error("resume the post-deploy watches", slog.Any("err", err))
+			}
+			break
+		}
+	}
+	a.obs.recorder = observe.NewRecorder(st, ropts...)
 	out := []engine.Observer{a.obs.recorder}
 	endpoint, fromEnv := observe.TraceEndpoint(cfg.Observe.OTLP, os.Getenv)
 	if endpoint != "" || fromEnv {
@@ -46,11 +62,14 @@ func (a *App) startObserve(ctx context.Context, cfg *config.Config, st *store.SQ
 	return out, nil
 }
 
-// stopObserve flushes the traces and waits for the outcomes being
-// written.
+// stopObserve waits for the outcomes being written, stops the watches
+// (they resume at the next start) and flushes the traces.
 func (a *App) stopObserve() {
 	if a.obs.recorder != nil {
 		a.obs.recorder.Close()
+	}
+	if a.obs.watcher != nil {
+		a.obs.watcher.Close()
 	}
 	if a.obs.tp != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
