@@ -31,6 +31,8 @@ type Config struct {
 	BuildKit BuildKit `yaml:"buildKit"`
 	// SupplyChain configures SBOMs, vulnerability scanning and signing.
 	SupplyChain SupplyChain `yaml:"supplyChain"`
+	// Observe configures traces and the DORA metrics.
+	Observe Observe `yaml:"observe"`
 	// Dir is the directory of the file; relative paths resolve against it.
 	Dir string `yaml:"-"`
 	// File is the path the configuration was read from; empty for the
@@ -119,6 +121,10 @@ type Environment struct {
 	EnforceRegistry bool `yaml:"enforceRegistry"`
 	// Registry names the registry the environment's images must come from.
 	Registry string `yaml:"registry"`
+	// Watch is how long the Deployments of a successful deploy are watched
+	// afterwards; a crash loop or unavailability in that time marks the
+	// deployment degraded (0: not watched).
+	Watch time.Duration `yaml:"watch"`
 }
 
 // Checks are an environment's approvals and checks.
@@ -247,4 +253,15 @@ type Allow struct {
 	ID     string    `yaml:"id"`
 	Until  time.Time `yaml:"until"`
 	Reason string    `yaml:"reason"`
+}
+
+// Observe configures traces and the DORA metrics.
+type Observe struct {
+	// OTLP is the OTLP/HTTP endpoint runs are traced to, such as
+	// http://collector:4318 (default: CONVEYOR_OTEL_ENDPOINT, then the
+	// OTEL_EXPORTER_OTLP_* variables; none: no traces).
+	OTLP string `yaml:"otlp"`
+	// DORAWindow is the window of the DORA metrics on /metrics (default
+	// 30 days).
+	DORAWindow time.Duration `yaml:"doraWindow"`
 }

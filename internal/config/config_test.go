@@ -141,6 +141,9 @@ func TestParseErrors(t *testing.T) {
 		{"registry without url", "registries:\n  acr: {insecure: true}\n", []string{"conveyor.yaml:2:8: registries.acr: url is required"}},
 		{"not a mapping", "- a\n", []string{"conveyor.yaml:1:1: the configuration must be a mapping"}},
 		{"bad role", "users:\n  bob: {role: god}\n", []string{`conveyor.yaml:2:15: users.bob.role: "god"`}},
+		{"negative watch", "environments:\n  p: {watch: -5m}\n", []string{"conveyor.yaml:2:14: environments.p.watch: must not be negative"}},
+		{"bad watch", "environments:\n  p: {watch: later}\n", []string{"conveyor.yaml:2:", "later"}},
+		{"otlp without scheme", "observe: {otlp: collector:4318}\n", []string{`conveyor.yaml:1:17: observe.otlp: "collector:4318"`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -154,6 +157,16 @@ func TestParseErrors(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestParseObserve(t *testing.T) {
+	c, err := Parse("conveyor.yaml", []byte("observe: {otlp: http://otel:4318, doraWindow: 168h}\nenvironments:\n  production: {watch: 5m}\n"), env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Observe.OTLP != "http://otel:4318" || c.Observe.DORAWindow != 7*24*time.Hour || c.Environments["production"].Watch != 5*time.Minute {
+		t.Errorf("observe %+v, production watch %v", c.Observe, c.Environments["production"].Watch)
 	}
 }
 

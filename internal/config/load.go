@@ -271,6 +271,9 @@ func (c *Config) check(doc *yaml.Node, add func(*yaml.Node, string, ...any)) {
 				add(at(n, "timeout"), "environments.%s.checks.approvals.timeout: must not be negative", name)
 			}
 		}
+		if e.Watch < 0 {
+			add(at(doc, "environments", name, "watch"), "environments.%s.watch: must not be negative (0 turns the post-deploy watch off)", name)
+		}
 		if l := e.Checks.ExclusiveLock; l != nil {
 			switch strings.ToLower(l.LockBehavior) {
 			case "", "sequential", "runlatest":
@@ -278,6 +281,12 @@ func (c *Config) check(doc *yaml.Node, add func(*yaml.Node, string, ...any)) {
 				add(at(doc, "environments", name, "checks", "exclusiveLock", "lockBehavior"), "environments.%s.checks.exclusiveLock.lockBehavior: %q: use sequential or runLatest", name, l.LockBehavior)
 			}
 		}
+	}
+	if c.Observe.OTLP != "" && !strings.HasPrefix(c.Observe.OTLP, "http://") && !strings.HasPrefix(c.Observe.OTLP, "https://") {
+		add(at(doc, "observe", "otlp"), "observe.otlp: %q: want the OTLP/HTTP endpoint's URL, such as http://collector:4318", c.Observe.OTLP)
+	}
+	if c.Observe.DORAWindow < 0 {
+		add(at(doc, "observe", "doraWindow"), "observe.doraWindow: must not be negative")
 	}
 	for _, name := range sortedKeys(c.ServiceConnections) {
 		s := c.ServiceConnections[name]

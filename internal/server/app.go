@@ -22,6 +22,7 @@ import (
 	"conveyor.dev/conveyor/internal/engine"
 	"conveyor.dev/conveyor/internal/executor/local"
 	"conveyor.dev/conveyor/internal/forge"
+	"conveyor.dev/conveyor/internal/observe"
 	"conveyor.dev/conveyor/internal/secret"
 	"conveyor.dev/conveyor/internal/secret/vault"
 	"conveyor.dev/conveyor/internal/server/dispatch"
@@ -100,6 +101,7 @@ type App struct {
 	done       chan struct{}
 	err        error
 	closeMu    sync.Once
+	obs        observers
 }
 
 // Addr is where the API listens.
@@ -195,9 +197,14 @@ func Start(ctx context.Context, o Options) (*App, error) {
 	if a.Broker, err = dispatch.New(a.Store, bopts...); err != nil {
 		return nil, err
 	}
-	a.Metrics = NewMetrics(a.Broker.QueueDepth)
+	a.Metrics = observe.NewMetrics(observe.WithQueueDepth(a.Broker.QueueDepth), observe.WithBusyAgents(a.Broker.Busy))
 	follow := newFollowUps(a.Store, o.Config.Repositories, o.Logger)
-	observers := fanout{a.Metrics, newLatencyObserver(a.Metrics), follow}
+	observers := fanout{a.Metrics, follow}
+	more, err := a.startObserve(ctx, o.Config, a.Store, o.Logger)
+	if err != nil {
+		return nil, err
+	}
+	observers = append(observers, more...)
 	if o.Observer != nil {
 		observers = append(observers, o.Observer)
 	}
@@ -375,6 +382,7 @@ func (a *App) Close() error {
 
 func (a *App) cleanup() {
 	a.closeMu.Do(func() {
+		a.stopObserve()
 		if a.rt != nil {
 			a.rt.Close()
 		}
@@ -455,43 +463,6 @@ func (f fanout) Line(rec store.Record, ts time.Time, text string) {
 		o.Line(rec, ts, text)
 	}
 }
-
-// latencyObserver measures each run's time from creation to its first
-// step.
-type latencyObserver struct {
-	m       *Metrics
-	mu      sync.Mutex
-	created map[string]time.Time
-}
-
-func newLatencyObserver(m *Metrics) *latencyObserver {
-	return &latencyObserver{m: m, created: map[string]time.Time{}}
-}
-
-func (l *latencyObserver) RunChanged(r store.Run) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if r.State == store.StateRunning {
-		l.created[r.ID] = r.CreatedAt
-	} else if r.State == store.StateCompleted {
-		delete(l.created, r.ID)
-	}
-}
-
-func (l *latencyObserver) RecordChanged(rec store.Record) {
-	if rec.Type != store.RecordStep || rec.State != store.StateRunning {
-		return
-	}
-	l.mu.Lock()
-	c, ok := l.created[rec.RunID]
-	delete(l.created, rec.RunID)
-	l.mu.Unlock()
-	if ok {
-		l.m.ObserveFirstStep(rec.StartedAt.Sub(c))
-	}
-}
-
-func (l *latencyObserver) Line(store.Record, time.Time, string) {}
 
 // triggers builds the webhook receivers and the poller of conveyor.yaml's
 // repositories on the trigger package, starting runs with the runner.

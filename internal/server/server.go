@@ -189,6 +189,7 @@ func (s *Server) routeTable() []route {
 		{"POST", "/api/v1/approvals/{approval}/reject", RoleApprover, s.decide("reject")},
 		{"GET", "/api/v1/environments", RoleViewer, s.listEnvironments},
 		{"GET", "/api/v1/deployments", RoleViewer, s.listDeployments},
+		{"GET", "/api/v1/dora", RoleViewer, s.dora},
 		{"GET", "/api/v1/audit", RoleViewer, s.audit},
 
 		{"GET", "/api/v1/tokens", RoleAdmin, s.listTokens},
