@@ -31,6 +31,8 @@ type Config struct {
 	BuildKit BuildKit `yaml:"buildKit"`
 	// SupplyChain configures SBOMs, vulnerability scanning and signing.
 	SupplyChain SupplyChain `yaml:"supplyChain"`
+	// GitOps are the cluster states reconciled from git or OCI sources.
+	GitOps []GitOps `yaml:"gitops"`
 	// Dir is the directory of the file; relative paths resolve against it.
 	Dir string `yaml:"-"`
 	// File is the path the configuration was read from; empty for the
