@@ -79,7 +79,7 @@ func Render(ctx context.Context, dir string, o RenderOptions) ([]*unstructured.U
 }
 
 // plainManifests reads every .yaml, .yml and .json file under dir, in path
-// order; hidden folders are skipped.
+// order; hidden folders and kustomization files are skipped.
 func plainManifests(dir string) ([]deploy.Manifest, error) {
 	var names []string
 	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
@@ -91,6 +91,9 @@ func plainManifests(dir string) ([]deploy.Manifest, error) {
 				return filepath.SkipDir
 			}
 			return nil
+		}
+		if d.Name() == "kustomization.yaml" || d.Name() == "kustomization.yml" {
+			return nil // kustomize's own file, not an object
 		}
 		switch strings.ToLower(filepath.Ext(p)) {
 		case ".yaml", ".yml", ".json":
