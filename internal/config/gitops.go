@@ -40,6 +40,12 @@ type GitOps struct {
 	Suspend bool `yaml:"suspend"`
 	// Render says how the source's folder becomes manifests.
 	Render GitOpsRender `yaml:"render"`
+	// Images replace the images of the same repository (repo:tag or
+	// repo@digest), as a deploy step's containers input does.
+	Images []string `yaml:"images"`
+	// PinDigests resolves every image tag to its digest (with the
+	// credentials of registries) at each reconcile.
+	PinDigests bool `yaml:"pinDigests"`
 }
 
 // GitOpsSource is a git repository or an OCI artifact.

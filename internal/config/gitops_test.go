@@ -18,6 +18,8 @@ gitops:
     git: {url: /srv/git/deploy.git, path: apps/webapp}
   environment: staging
   prune: true
+  images: [127.0.0.1:5001/webapp:1.2]
+  pinDigests: true
 - name: from-oci
   source:
     oci:
@@ -37,7 +39,7 @@ gitops:
 	want := []GitOps{
 		{Name: "webapp", Source: GitOpsSource{Git: &GitOpsGit{URL: "/srv/git/deploy.git", Ref: "main", Path: "apps/webapp"}},
 			Environment: "staging", Cluster: "local", Namespace: "stage", Interval: DefaultGitOpsInterval, Timeout: DefaultGitOpsTimeout,
-			Prune: true, Render: GitOpsRender{Type: RenderAuto}},
+			Prune: true, Render: GitOpsRender{Type: RenderAuto}, Images: []string{"127.0.0.1:5001/webapp:1.2"}, PinDigests: true},
 		{Name: "from-oci", Source: GitOpsSource{OCI: &GitOpsOCI{URL: "oci://127.0.0.1:5001/manifests/webapp", Ref: "sha256:" + strings.Repeat("ab", 32), Verify: &GitOpsVerify{Key: "cosign.pub"}}},
 			Cluster: "local", Namespace: "web", Interval: 30 * time.Second, Timeout: DefaultGitOpsTimeout, Wait: &no,
 			Render: GitOpsRender{Type: RenderKustomize}},

@@ -39,6 +39,12 @@ type Spec struct {
 	Suspend bool
 	// Render says how the fetched folder becomes objects.
 	Render RenderOptions
+	// Images replace the images of the same repository in the rendered
+	// objects (as a deploy step's containers input).
+	Images []string
+	// PinDigests resolves every image named by tag to its digest at each
+	// reconcile (WithResolver), so the cluster runs exact bytes.
+	PinDigests bool
 }
 
 // Phase names a step of a reconcile.
@@ -155,12 +161,13 @@ func (r Result) String() string {
 // Reconciler keeps one Spec true on one cluster. Reconcile may be called
 // from several goroutines; reconciles of one Reconciler run one at a time.
 type Reconciler struct {
-	spec    Spec
-	src     Source
-	mgr     *deploy.ResourceManager
-	inv     inventoryStore
-	clock   Clock
-	workDir string
+	spec     Spec
+	src      Source
+	mgr      *deploy.ResourceManager
+	inv      inventoryStore
+	clock    Clock
+	workDir  string
+	resolver deploy.ImageResolver
 
 	run sync.Mutex // held by a running reconcile
 
@@ -173,8 +180,9 @@ type Reconciler struct {
 type Option func(*options) error
 
 type options struct {
-	clock   Clock
-	workDir string
+	clock    Clock
+	workDir  string
+	resolver deploy.ImageResolver
 }
 
 // WithClock sets the clock (default: the system clock).
@@ -192,6 +200,11 @@ func WithClock(c Clock) Option {
 // its own temporary folder removed after (default os.TempDir()).
 func WithWorkDir(dir string) Option {
 	return func(o *options) error { o.workDir = dir; return nil }
+}
+
+// WithResolver sets how image tags become digests for Spec.PinDigests.
+func WithResolver(r deploy.ImageResolver) Option {
+	return func(o *options) error { o.resolver = r; return nil }
 }
 
 func buildOptions(opts []Option) (options, error) {
@@ -228,7 +241,7 @@ func NewReconciler(spec Spec, src Source, cfg *rest.Config, opts ...Option) (*Re
 	if err != nil {
 		return nil, fmt.Errorf("gitops %s: %w", spec.Name, err)
 	}
-	return &Reconciler{spec: spec, src: src, mgr: mgr, inv: inventoryStore{core}, clock: o.clock, workDir: o.workDir, suspended: spec.Suspend}, nil
+	return &Reconciler{spec: spec, src: src, mgr: mgr, inv: inventoryStore{core}, clock: o.clock, workDir: o.workDir, resolver: o.resolver, suspended: spec.Suspend}, nil
 }
 
 // Name is the spec's name.
@@ -341,6 +354,14 @@ func (r *Reconciler) reconcile(ctx context.Context, res *Result) error {
 	objs, err := Render(ctx, dir, ro)
 	if err != nil {
 		return fmt.Errorf("revision %s: %w", rev, err)
+	}
+	deploy.SubstituteImages(objs, r.spec.Images)
+	if r.spec.PinDigests {
+		digests, err := deploy.ResolveDigests(ctx, objs, r.resolver)
+		if err != nil {
+			return fmt.Errorf("revision %s: %w", rev, err)
+		}
+		deploy.PinImages(objs, digests)
 	}
 	label(objs, r.spec.Name)
 	if err := r.mgr.SetNamespaces(objs, ns); err != nil {

@@ -11,6 +11,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	"conveyor.dev/conveyor/internal/config"
+	"conveyor.dev/conveyor/internal/deploy"
 	"conveyor.dev/conveyor/internal/kubeenv"
 	"conveyor.dev/conveyor/internal/supplychain"
 	"conveyor.dev/conveyor/internal/trigger"
@@ -62,7 +63,7 @@ func FromConfig(ctx context.Context, cfg *config.Config, o SetupOptions) ([]*Rec
 		clusterConfig = DefaultClusterConfig
 	}
 	mirrors := trigger.NewGit(filepath.Join(o.DataDir, "gitops", "mirrors"))
-	opts := append([]Option{WithWorkDir(o.DataDir)}, o.Options...)
+	opts := append([]Option{WithWorkDir(o.DataDir), WithResolver(resolverOf(cfg))}, o.Options...)
 	var recs []*Reconciler
 	for _, g := range cfg.GitOps {
 		if len(want) > 0 && !want[g.Name] {
@@ -82,7 +83,8 @@ func FromConfig(ctx context.Context, cfg *config.Config, o SetupOptions) ([]*Rec
 		}
 		spec := Spec{Name: g.Name, Namespace: g.Namespace, Interval: g.Interval, Timeout: g.Timeout, Prune: g.Prune,
 			Wait: g.WaitOrDefault(), Suspend: g.Suspend,
-			Render: RenderOptions{Type: g.Render.Type, ReleaseName: g.Render.ReleaseName, Values: g.Render.Values, Set: g.Render.Set}}
+			Render: RenderOptions{Type: g.Render.Type, ReleaseName: g.Render.ReleaseName, Values: g.Render.Values, Set: g.Render.Set},
+			Images: g.Images, PinDigests: g.PinDigests}
 		r, err := NewReconciler(spec, src, rc, opts...)
 		if err != nil {
 			return nil, err
@@ -132,6 +134,18 @@ func sourceOf(ctx context.Context, cfg *config.Config, g config.GitOps, mirrors 
 		src.Verify = pub
 	}
 	return src, nil
+}
+
+// resolverOf resolves image tags with the registries of cfg.
+func resolverOf(cfg *config.Config) *deploy.RegistryResolver {
+	r := &deploy.RegistryResolver{}
+	for _, reg := range cfg.Registries {
+		host, _, _ := strings.Cut(reg.URL, "/")
+		if host != "" {
+			r.Registries = append(r.Registries, deploy.Registry{Host: host, Username: reg.Username, Password: reg.Password, Insecure: reg.Insecure})
+		}
+	}
+	return r
 }
 
 // isLocalPath reports whether a git URL is a path rather than a URL
