@@ -150,7 +150,7 @@ func (r Result) String() string {
 		}
 	}
 	if r.Err != nil {
-		fmt.Fprintf(&b, ": failed at %s: %v", r.Phase, r.Err)
+		fmt.Fprintf(&b, ": %v", strings.TrimPrefix(r.Err.Error(), "gitops "+r.Name+": "))
 	} else {
 		fmt.Fprintf(&b, "; %s", strings.ToLower(string(r.Health)))
 	}

@@ -3,8 +3,10 @@ package gitops
 import (
 	"archive/tar"
 	"bytes"
+	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -123,5 +125,24 @@ func TestExtractTarRefusesEscapes(t *testing.T) {
 	dir := t.TempDir()
 	if n, err := extractTar(&buf, dir, ""); err != nil || n != 0 || len(readDir(t, dir)) != 0 {
 		t.Errorf("symlink: %d files, %v; want it skipped", n, err)
+	}
+}
+
+func TestResultString(t *testing.T) {
+	ok := Result{Name: "web", Revision: "main@sha1:abc", Health: Healthy, Duration: 1500 * time.Millisecond,
+		Applied: deploy.ChangeSet{Entries: []deploy.ChangeSetEntry{{Ref: deploy.ObjectRef{Kind: "Deployment", Name: "web"}, Action: deploy.Configured}}},
+		Pruned:  deploy.ChangeSet{Entries: []deploy.ChangeSetEntry{{Ref: deploy.ObjectRef{Kind: "ConfigMap", Name: "old"}, Action: deploy.Deleted}}}}
+	failed := Result{Name: "web", Phase: PhaseFetch, Err: errors.New("gitops web: fetch: git /x@main: ref \"main\" is not a branch"), Duration: time.Second}
+	for _, tt := range []struct {
+		r    Result
+		want string
+	}{
+		{ok, "web at main@sha1:abc: 0 created, 1 configured, 0 unchanged, 1 pruned; healthy (1.5s)"},
+		{failed, `web: fetch: git /x@main: ref "main" is not a branch (1s)`},
+		{Result{Name: "web", Suspended: true}, "web: suspended"},
+	} {
+		if got := tt.r.String(); got != tt.want {
+			t.Errorf("String() = %q, want %q", got, tt.want)
+		}
 	}
 }
