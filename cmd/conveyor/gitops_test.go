@@ -1,16 +1,21 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
+	"log/slog"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"conveyor.dev/conveyor/internal/config"
 	"conveyor.dev/conveyor/internal/kubeenv"
 	"conveyor.dev/conveyor/internal/registry"
 )
@@ -132,4 +137,45 @@ gitops:
 	if code != exitBadUser || !strings.Contains(out, `no entry named "nope"`) {
 		t.Errorf("unknown --name: exit %d, %q", code, out)
 	}
+
+	// The server's background loops: each entry reconciles at once and
+	// logs its result; they stop when the server does.
+	loaded, err := config.Load(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs lockedBuffer
+	done := make(chan struct{})
+	defer close(done)
+	if err := startGitOps(t.Context(), done, loaded, data, slog.New(slog.NewTextHandler(&logs, nil))); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(time.Minute)
+	for !(strings.Contains(logs.String(), "gitops=from-git") && strings.Contains(logs.String(), "gitops=from-oci")) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no result of both entries logged within a minute:\n%s", logs.String())
+		}
+		time.Sleep(20 * time.Millisecond) // polling the log for a condition, with a deadline
+	}
+	if strings.Contains(logs.String(), "level=ERROR") || !strings.Contains(logs.String(), "1 unchanged") {
+		t.Errorf("background reconciles:\n%s", logs.String())
+	}
+}
+
+// lockedBuffer is a bytes.Buffer safe for concurrent writes and reads.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }

@@ -52,7 +52,7 @@ start; runs of a killed server resume too.`,
 			if err != nil {
 				return err
 			}
-			if err := startGitOps(ctx, app, cfg, data, log); err != nil {
+			if err := startGitOps(ctx, app.Done(), cfg, data, log); err != nil {
 				app.Close()
 				return err
 			}
@@ -77,8 +77,8 @@ start; runs of a killed server resume too.`,
 }
 
 // startGitOps runs the reconcilers of conveyor.yaml's gitops section in the
-// background until the server stops, logging each result.
-func startGitOps(ctx context.Context, app *server.App, cfg *config.Config, data string, log *slog.Logger) error {
+// background until done is closed (the server stopped), logging each result.
+func startGitOps(ctx context.Context, done <-chan struct{}, cfg *config.Config, data string, log *slog.Logger) error {
 	if len(cfg.GitOps) == 0 {
 		return nil
 	}
@@ -98,7 +98,13 @@ func startGitOps(ctx context.Context, app *server.App, cfg *config.Config, data 
 		return err
 	}
 	gctx, cancel := context.WithCancel(ctx)
-	go func() { <-app.Done(); cancel() }()
+	go func() {
+		select {
+		case <-done:
+		case <-gctx.Done():
+		}
+		cancel()
+	}()
 	go c.Run(gctx)
 	return nil
 }
