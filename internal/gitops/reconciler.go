@@ -332,6 +332,11 @@ func (r *Reconciler) reconcile(ctx context.Context, res *Result) error {
 	ns := r.spec.Namespace
 
 	res.Phase = PhaseFetch
+	if r.workDir != "" {
+		if err := os.MkdirAll(r.workDir, 0o755); err != nil {
+			return err
+		}
+	}
 	dir, err := os.MkdirTemp(r.workDir, "gitops-"+r.spec.Name+"-")
 	if err != nil {
 		return err

@@ -21,7 +21,7 @@ import (
 // state and how they reach secrets and clusters.
 type SetupOptions struct {
 	// DataDir holds the git mirrors (DataDir/gitops/mirrors) and the
-	// unpacked sources. Required.
+	// sources unpacked while reconciling (DataDir/gitops/work). Required.
 	DataDir string
 	// Names keeps only the entries of these names (all when empty); an
 	// unknown name is an error.
@@ -63,7 +63,7 @@ func FromConfig(ctx context.Context, cfg *config.Config, o SetupOptions) ([]*Rec
 		clusterConfig = DefaultClusterConfig
 	}
 	mirrors := trigger.NewGit(filepath.Join(o.DataDir, "gitops", "mirrors"))
-	opts := append([]Option{WithWorkDir(o.DataDir), WithResolver(resolverOf(cfg))}, o.Options...)
+	opts := append([]Option{WithWorkDir(filepath.Join(o.DataDir, "gitops", "work")), WithResolver(resolverOf(cfg))}, o.Options...)
 	var recs []*Reconciler
 	for _, g := range cfg.GitOps {
 		if len(want) > 0 && !want[g.Name] {

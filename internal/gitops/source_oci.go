@@ -120,7 +120,14 @@ func (s *OCISource) Fetch(ctx context.Context, dir string) (string, error) {
 	}
 	d := ref.Context().Digest(desc.Digest.String())
 	if s.Verify != nil {
-		vopts := supplychain.Options{Insecure: s.Insecure, Remote: s.options(ctx)[1:]}
+		vopts := supplychain.Options{Insecure: s.Insecure}
+		if s.Auth != nil {
+			// supplychain sets a keychain; a keychain (not WithAuth) replaces it.
+			vopts.Remote = append(vopts.Remote, remote.WithAuthFromKeychain(staticKeychain{s.Auth}))
+		}
+		if s.Transport != nil {
+			vopts.Remote = append(vopts.Remote, remote.WithTransport(s.Transport))
+		}
 		if _, err := supplychain.Verify(ctx, d.String(), s.Verify, vopts); err != nil {
 			return "", fmt.Errorf("refusing %s: %w", d, err)
 		}
@@ -167,3 +174,8 @@ func (s *OCISource) Fetch(ctx context.Context, dir string) (string, error) {
 	}
 	return s.ref() + "@" + desc.Digest.String(), nil
 }
+
+// staticKeychain gives one authenticator for every registry.
+type staticKeychain struct{ auth authn.Authenticator }
+
+func (k staticKeychain) Resolve(authn.Resource) (authn.Authenticator, error) { return k.auth, nil }

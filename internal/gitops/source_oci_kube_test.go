@@ -2,16 +2,19 @@ package gitops
 
 import (
 	"errors"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"conveyor.dev/conveyor/internal/registry"
 	"conveyor.dev/conveyor/internal/supplychain"
 )
 
@@ -138,5 +141,48 @@ func TestOCISourceByDigestAndSignature(t *testing.T) {
 	wrong := &OCISource{URL: "oci://" + host + "/manifests/webapp", Ref: pushed.Digest, Insecure: true, Verify: other}
 	if _, err := wrong.Fetch(t.Context(), t.TempDir()); !errors.Is(err, supplychain.ErrNoValidSignature) {
 		t.Errorf("other key: %v, want ErrNoValidSignature", err)
+	}
+}
+
+// TestOCISourceWithCredentials: a registry that requires a password is
+// read, and the signature verified, with the source's credentials only.
+func TestOCISourceWithCredentials(t *testing.T) {
+	reg, err := registry.New(t.TempDir(), registry.WithBasicAuth("ci", "s3cret"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(reg)
+	t.Cleanup(srv.Close)
+	host := strings.TrimPrefix(srv.URL, "http://")
+	auth := authn.FromConfig(authn.AuthConfig{Username: "ci", Password: "s3cret"})
+	dir := writeDir(t, map[string]string{"cm.yaml": extraConfigMap})
+	if _, err := Push(t.Context(), dir, host+"/m/app:v1", PushOptions{Insecure: true}); err == nil {
+		t.Fatal("push without credentials succeeded")
+	}
+	pushed, err := Push(t.Context(), dir, host+"/m/app:v1", PushOptions{Insecure: true, Auth: auth})
+	if err != nil {
+		t.Fatal(err)
+	}
+	privPEM, pubPEM, _ := supplychain.GenerateKeyPair(nil)
+	signer, err := supplychain.DecryptPrivateKey(privPEM, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, _ := supplychain.ParsePublicKey(pubPEM)
+	creds := supplychain.Options{Insecure: true, Remote: []remote.Option{remote.WithAuthFromKeychain(staticKeychain{auth})}}
+	if _, err := supplychain.Sign(t.Context(), pushed.Ref, signer, supplychain.SignOptions{Options: creds}); err != nil {
+		t.Fatal(err)
+	}
+	src := &OCISource{URL: "oci://" + host + "/m/app", Ref: "v1", Insecure: true, Auth: auth, Verify: pub}
+	dest := t.TempDir()
+	if rev, err := src.Fetch(t.Context(), dest); err != nil || rev != "v1@"+pushed.Digest {
+		t.Fatalf("fetch with credentials: %q, %v", rev, err)
+	}
+	if got := readDir(t, dest); got["cm.yaml"] != extraConfigMap {
+		t.Errorf("fetched files %v", got)
+	}
+	src.Auth = nil
+	if _, err := src.Fetch(t.Context(), t.TempDir()); err == nil || strings.Contains(err.Error(), "s3cret") {
+		t.Errorf("fetch without credentials: %v, want refused without the password in the message", err)
 	}
 }
