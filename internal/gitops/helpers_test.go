@@ -28,11 +28,11 @@ func TestMain(m *testing.M) {
 
 // gitRepo is a real git repository in a temporary folder.
 type gitRepo struct {
-	t   *testing.T
+	t   testing.TB
 	dir string
 }
 
-func newGitRepo(t *testing.T) *gitRepo {
+func newGitRepo(t testing.TB) *gitRepo {
 	t.Helper()
 	r := &gitRepo{t: t, dir: t.TempDir()}
 	r.git("init", "-q", "-b", "main")
@@ -90,7 +90,7 @@ func startRegistry(t *testing.T) string {
 }
 
 // namespace creates a fresh namespace for the test.
-func namespace(t *testing.T) string {
+func namespace(t testing.TB) string {
 	t.Helper()
 	n := strings.ToLower(strings.NewReplacer("/", "-", "_", "-").Replace(t.Name()))
 	if len(n) > 45 {
@@ -103,9 +103,9 @@ func namespace(t *testing.T) string {
 	return n
 }
 
-func mirrors(t *testing.T) *trigger.Git { return trigger.NewGit(t.TempDir()) }
+func mirrors(t testing.TB) *trigger.Git { return trigger.NewGit(t.TempDir()) }
 
-func newReconciler(t *testing.T, spec Spec, src Source, opts ...Option) *Reconciler {
+func newReconciler(t testing.TB, spec Spec, src Source, opts ...Option) *Reconciler {
 	t.Helper()
 	r, err := NewReconciler(spec, src, env.Config, append([]Option{WithWorkDir(t.TempDir())}, opts...)...)
 	if err != nil {
