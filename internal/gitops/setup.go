@@ -181,7 +181,11 @@ func DefaultClusterConfig(cfg *config.Config, cl config.Cluster) (*rest.Config, 
 	rules := &clientcmd.ClientConfigLoadingRules{ExplicitPath: kubeconfig}
 	rc, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{CurrentContext: cl.Context}).ClientConfig()
 	if err != nil {
-		return nil, fmt.Errorf("cluster %s: kubeconfig %s: %w (start the local cluster with `conveyor cluster up`)", cl.Name, kubeconfig, err)
+		hint := "fix clusters." + cl.Name + " in " + source(cfg)
+		if cl.Name == "local" && cl.Kubeconfig == "" {
+			hint = "start the local cluster with `conveyor cluster up`"
+		}
+		return nil, fmt.Errorf("cluster %s: kubeconfig %s: %w (%s)", cl.Name, kubeconfig, err, hint)
 	}
 	rc.QPS, rc.Burst = 50, 100
 	return rc, nil
