@@ -147,7 +147,7 @@ gitops:
 	var logs lockedBuffer
 	done := make(chan struct{})
 	defer close(done)
-	if err := startGitOps(t.Context(), done, loaded, data, slog.New(slog.NewTextHandler(&logs, nil))); err != nil {
+	if err := startGitOps(t.Context(), done, loaded, data, slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))); err != nil {
 		t.Fatal(err)
 	}
 	deadline := time.Now().Add(time.Minute)

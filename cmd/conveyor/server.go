@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"conveyor.dev/conveyor/internal/config"
+	"conveyor.dev/conveyor/internal/deploy"
 	"conveyor.dev/conveyor/internal/gitops"
 	"conveyor.dev/conveyor/internal/server"
 )
@@ -92,7 +93,11 @@ func startGitOps(ctx context.Context, done <-chan struct{}, cfg *config.Config, 
 			log.Error("gitops reconcile", slog.String("gitops", res.Name), slog.String("revision", res.Revision), slog.Any("err", res.Err))
 			return
 		}
-		log.Info("gitops reconcile", slog.String("gitops", res.Name), slog.String("revision", res.Revision), slog.String("result", res.String()))
+		level := slog.LevelInfo
+		if res.Applied.Count(deploy.Created)+res.Applied.Count(deploy.Configured)+len(res.Pruned.Entries) == 0 {
+			level = slog.LevelDebug // nothing changed: the steady state, every interval
+		}
+		log.Log(ctx, level, "gitops reconcile", slog.String("gitops", res.Name), slog.String("revision", res.Revision), slog.String("result", res.String()))
 	})
 	if err != nil {
 		return err
