@@ -14,6 +14,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
+	"conveyor.dev/conveyor/internal/config"
 	"conveyor.dev/conveyor/internal/deploy"
 )
 
@@ -28,7 +29,8 @@ type Spec struct {
 	// Interval is the time between two reconciles of a Controller; zero
 	// means config.DefaultGitOpsInterval.
 	Interval time.Duration
-	// Timeout bounds the health wait; zero means until ctx ends.
+	// Timeout bounds the health wait; zero means
+	// config.DefaultGitOpsTimeout (a loop must not wait forever).
 	Timeout time.Duration
 	// Prune deletes what the previous reconcile applied and the source no
 	// longer holds.
@@ -232,6 +234,9 @@ func NewReconciler(spec Spec, src Source, cfg *rest.Config, opts ...Option) (*Re
 	}
 	if spec.Namespace == "" {
 		spec.Namespace = "default"
+	}
+	if spec.Timeout <= 0 {
+		spec.Timeout = config.DefaultGitOpsTimeout
 	}
 	mgr, err := deploy.NewResourceManager(cfg)
 	if err != nil {
