@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"os"
@@ -9,6 +10,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"conveyor.dev/conveyor/internal/config"
+	"conveyor.dev/conveyor/internal/deploy"
+	"conveyor.dev/conveyor/internal/gitops"
 	"conveyor.dev/conveyor/internal/server"
 )
 
@@ -50,6 +53,10 @@ start; runs of a killed server resume too.`,
 			if err != nil {
 				return err
 			}
+			if err := startGitOps(ctx, app.Done(), cfg, data, log); err != nil {
+				app.Close()
+				return err
+			}
 			fmt.Fprintf(cmd.ErrOrStderr(), "conveyor server listening on %s (data %s)\n", app.URL(), data)
 			if app.AdminToken != "" {
 				fmt.Fprintf(cmd.ErrOrStderr(), "admin token written to %s\n", server.AdminTokenFile(data))
@@ -68,6 +75,43 @@ start; runs of a killed server resume too.`,
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	f.StringVar(&publicURL, "public-url", "", "the server's URL as people reach it, for links in commit statuses (default: the --listen address)")
 	return cmd
+}
+
+// startGitOps runs the reconcilers of conveyor.yaml's gitops section in the
+// background until done is closed (the server stopped), logging each result.
+func startGitOps(ctx context.Context, done <-chan struct{}, cfg *config.Config, data string, log *slog.Logger) error {
+	if len(cfg.GitOps) == 0 {
+		return nil
+	}
+	kf := keyFlags{data: data}
+	recs, err := gitops.FromConfig(ctx, cfg, gitops.SetupOptions{DataDir: data, Secrets: kf.secrets()})
+	if err != nil {
+		return &exitError{code: exitBadUser, err: err}
+	}
+	c, err := gitops.NewController(recs, func(res gitops.Result) {
+		if res.Err != nil {
+			log.Error("gitops reconcile", slog.String("gitops", res.Name), slog.String("revision", res.Revision), slog.Any("err", res.Err))
+			return
+		}
+		level := slog.LevelInfo
+		if res.Applied.Count(deploy.Created)+res.Applied.Count(deploy.Configured)+len(res.Pruned.Entries) == 0 {
+			level = slog.LevelDebug // nothing changed: the steady state, every interval
+		}
+		log.Log(ctx, level, "gitops reconcile", slog.String("gitops", res.Name), slog.String("revision", res.Revision), slog.String("result", res.String()))
+	})
+	if err != nil {
+		return err
+	}
+	gctx, cancel := context.WithCancel(ctx)
+	go func() {
+		select {
+		case <-done:
+		case <-gctx.Done():
+		}
+		cancel()
+	}()
+	go c.Run(gctx)
+	return nil
 }
 
 // serverConfig reads --config, else conveyor.yaml of the current

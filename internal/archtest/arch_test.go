@@ -158,6 +158,7 @@ var forbidden = map[string][]string{
 	"internal/approval":      {"internal/engine", "internal/executor", "internal/task", "internal/server", "internal/agent", "internal/trigger"},
 	"internal/deploy":        {"internal/engine", "internal/executor", "internal/task", "internal/server", "internal/store"},
 	"internal/e2e":           {"internal/engine", "internal/executor", "internal/store", "internal/server"},
+	"internal/gitops":        {"internal/engine", "internal/executor", "internal/task", "internal/server", "internal/agent", "internal/store"},
 }
 
 func TestNoPackageReachesUpTheFlow(t *testing.T) {

@@ -33,6 +33,8 @@ type Config struct {
 	SupplyChain SupplyChain `yaml:"supplyChain"`
 	// Observe configures traces and the DORA metrics.
 	Observe Observe `yaml:"observe"`
+	// GitOps are the cluster states reconciled from git or OCI sources.
+	GitOps []GitOps `yaml:"gitops"`
 	// Dir is the directory of the file; relative paths resolve against it.
 	Dir string `yaml:"-"`
 	// File is the path the configuration was read from; empty for the

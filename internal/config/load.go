@@ -344,6 +344,7 @@ func (c *Config) check(doc *yaml.Node, add func(*yaml.Node, string, ...any)) {
 	default:
 		add(at(doc, "supplyChain", "severity"), "supplyChain.severity: %q: use low, medium, high or critical", c.SupplyChain.Severity)
 	}
+	c.checkGitOps(doc, add)
 }
 
 // hasGroupIn reports whether some approver is a group (then the number of
@@ -466,4 +467,5 @@ func (c *Config) fill() {
 		c.SupplyChain.Severity = "high"
 	}
 	c.SupplyChain.Severity = strings.ToLower(c.SupplyChain.Severity)
+	c.fillGitOps()
 }

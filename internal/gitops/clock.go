@@ -1,0 +1,16 @@
+package gitops
+
+import "time"
+
+// Clock tells the time and when an interval has passed; tests give a
+// clock they advance themselves.
+type Clock interface {
+	Now() time.Time
+	// After returns a channel that receives once d has passed.
+	After(d time.Duration) <-chan time.Time
+}
+
+type realClock struct{}
+
+func (realClock) Now() time.Time                         { return time.Now() }
+func (realClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
