@@ -98,6 +98,7 @@ func (jr *jobRun) runStep(s plan.Step, parentID string, index int) {
 		expIn[k] = expandMacros(v, lookup)
 	}
 	env := jr.vars.environ()
+	env["TF_BUILD"] = "True" // "Use predefined variables": set for every script a pipeline runs
 	for k, v := range s.Env {
 		env[k] = expandMacros(v, lookup)
 	}

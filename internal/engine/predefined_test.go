@@ -1,0 +1,92 @@
+package engine_test
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"conveyor.dev/conveyor/internal/plan"
+	"conveyor.dev/conveyor/internal/store"
+)
+
+// TestBuildNumberRev follows "Run and build numbers": $(Rev:r) starts at 1,
+// goes up by one while the rest of the build number stays the same, and
+// restarts when another part changes; more r's pad with zeros and
+// $(Rev:.r) puts a dot before it.
+func TestBuildNumberRev(t *testing.T) {
+	h := newHarness(t)
+	for i, tc := range []struct{ name, want string }{
+		{"1.0.$(Rev:r)", "1.0.1"},
+		{"1.0.$(Rev:r)", "1.0.2"},
+		{"1.1.$(Rev:r)", "1.1.1"},
+		{"1.0.$(Rev:r)", "1.0.3"},
+		{"v$(Rev:rr)", "v01"},
+		{"v$(Rev:rr)", "v02"},
+		{"$(Build.DefinitionName)_$(SourceBranchName)$(Rev:.r)", "test_main.1"},
+		{"$(Build.DefinitionName)_$(SourceBranchName)$(Rev:.r)", "test_main.2"},
+	} {
+		p := single(job("J", script("s", "echo $(Build.BuildNumber) $BUILD_BUILDNUMBER")))
+		p.Name = tc.name
+		out, recs := h.run(p)
+		if out.Result != store.ResultSucceeded {
+			t.Fatalf("run %d: result %s, records %+v", i, out.Result, recs)
+		}
+		if diff := cmp.Diff([]string{tc.want + " " + tc.want}, h.log(out.RunID, "__default.J.s", 1)); diff != "" {
+			t.Errorf("run %d name %q: build number (-want +got):\n%s", i, tc.name, diff)
+		}
+	}
+}
+
+// TestBuildNumberTokens checks the unpadded time tokens of the documented
+// token table ($(Month) is 8, $(Minutes) 7) against the run's own start.
+func TestBuildNumberTokens(t *testing.T) {
+	h := newHarness(t)
+	p := single(job("J", script("s", "echo $(Build.BuildNumber)")))
+	p.Name = "$(Year:yyyy)-$(Month)-$(DayOfMonth)-$(Hours)-$(Minutes)-$(Seconds)-$(DayOfYear)-$(Build.BuildId)-$(TeamProject)-$(myVar)"
+	p.Variables = append(p.Variables, plan.Variable{Name: "myVar", Value: "mine"})
+	out, recs := h.run(p)
+	if out.Result != store.ResultSucceeded {
+		t.Fatalf("result %s, records %+v", out.Result, recs)
+	}
+	start := recs["__default"].StartedAt // at or after the run's creation, in the same second or later
+	got := h.log(out.RunID, "__default.J.s", 1)
+	if len(got) != 1 {
+		t.Fatalf("log %q", got)
+	}
+	var y, mo, d, hh, mi, s, yd, id int
+	var rest string
+	if _, err := fmt.Sscanf(strings.ReplaceAll(got[0], "-", " "), "%d %d %d %d %d %d %d %d %s", &y, &mo, &d, &hh, &mi, &s, &yd, &id, &rest); err != nil {
+		t.Fatalf("build number %q: %v", got[0], err)
+	}
+	near := func(loc *time.Location) bool {
+		created := time.Date(y, time.Month(mo), d, hh, mi, s, 0, loc)
+		return !created.After(start) && start.Sub(created) < time.Minute && created.YearDay() == yd
+	}
+	if !near(time.UTC) && !near(time.Local) {
+		t.Errorf("build number %q does not match the run's start %v", got[0], start)
+	}
+	for _, part := range strings.Split(got[0], "-")[1:6] {
+		if len(part) > 1 && part[0] == '0' {
+			t.Errorf("build number %q: %q is zero-padded", got[0], part)
+		}
+	}
+	if id != 1 || !strings.HasSuffix(got[0], "-repo-mine") {
+		t.Errorf("build number %q, want ...-1-repo-mine", got[0])
+	}
+}
+
+// TestTFBuild: "Use predefined variables" says TF_BUILD is True in the
+// environment of scripts a pipeline runs.
+func TestTFBuild(t *testing.T) {
+	h := newHarness(t)
+	out, recs := h.run(single(job("J", script("s", "echo TF_BUILD=$TF_BUILD"))))
+	if out.Result != store.ResultSucceeded {
+		t.Fatalf("result %s, records %+v", out.Result, recs)
+	}
+	if diff := cmp.Diff([]string{"TF_BUILD=True"}, h.log(out.RunID, "__default.J.s", 1)); diff != "" {
+		t.Errorf("log (-want +got):\n%s", diff)
+	}
+}
