@@ -90,3 +90,32 @@ func TestTFBuild(t *testing.T) {
 		t.Errorf("log (-want +got):\n%s", diff)
 	}
 }
+
+// TestDeploymentOutputNames follows "Deployment jobs", "Support for output
+// variables": a runOnce job's outputs are read as <job>.<step>.<var>, with
+// an environment resource also as Deploy_<resource>.<step>.<var>, and a
+// canary or rolling hook's as <hook>_<increment>.<step>.<var>.
+func TestDeploymentOutputNames(t *testing.T) {
+	h := newHarness(t)
+	set := script("setvarStep", "echo '##vso[task.setvariable variable=myOutputVar;isOutput=true]'$(Strategy.CycleName)-$(Environment.ResourceName)")
+	once := plan.Job{Name: "A", Kind: plan.KindDeployment, Strategy: "runOnce",
+		Environment: &plan.Environment{Name: "vmtest", ResourceName: "vmsfortesting", ResourceType: "VirtualMachine"},
+		Hooks:       []plan.Hook{{Name: plan.HookDeploy, Steps: []plan.Step{set}}}}
+	canary := plan.Job{Name: "C", Kind: plan.KindDeployment, Strategy: "canary", Environment: &plan.Environment{Name: "staging"},
+		Hooks: []plan.Hook{{Name: plan.HookDeploy, Increment: 10, Steps: []plan.Step{set}}}}
+	b := job("B", script("show", "echo $(byJob) $(byResource) $(byIncrement)"))
+	b.DependsOn = []string{"A", "C"}
+	b.Variables = []plan.Variable{
+		{Name: "byJob", Value: "$[ dependencies.A.outputs['A.setvarStep.myOutputVar'] ]"},
+		{Name: "byResource", Value: "$[ dependencies.A.outputs['Deploy_vmsfortesting.setvarStep.myOutputVar'] ]"},
+		{Name: "byIncrement", Value: "$[ dependencies.C.outputs['Deploy_10.setvarStep.myOutputVar'] ]"},
+	}
+	out, recs := h.run(single(once, canary, b))
+	if out.Result != store.ResultSucceeded {
+		t.Fatalf("result %s, records %+v", out.Result, recs)
+	}
+	want := []string{"Iteration-vmsfortesting Iteration-vmsfortesting Iteration-"}
+	if diff := cmp.Diff(want, h.log(out.RunID, "__default.B.show", 1)); diff != "" {
+		t.Errorf("outputs read by B (-want +got):\n%s", diff)
+	}
+}
