@@ -119,3 +119,22 @@ func TestDeploymentOutputNames(t *testing.T) {
 		t.Errorf("outputs read by B (-want +got):\n%s", diff)
 	}
 }
+
+// TestReservedVariablePrefixes: "Define variables" says variables whose
+// names start with endpoint, input, secret, path or securefile (in any
+// case) are not available to scripts; others map to upper-case names with
+// '.' as '_'.
+func TestReservedVariablePrefixes(t *testing.T) {
+	h := newHarness(t)
+	p := single(job("J", script("s", `echo "[$PATHTOFILE][$SECRETWORD][$ENDPOINT_URL][$INPUTX][$SECUREFILENAME] [$MYPATH][$MY_DOTTED_NAME] $(pathToFile)"`)))
+	for _, n := range []string{"pathToFile", "SecretWord", "Endpoint.Url", "inputX", "secureFileName", "myPath", "my.dotted.name"} {
+		p.Variables = append(p.Variables, plan.Variable{Name: n, Value: "v"})
+	}
+	out, recs := h.run(p)
+	if out.Result != store.ResultSucceeded {
+		t.Fatalf("result %s, records %+v", out.Result, recs)
+	}
+	if diff := cmp.Diff([]string{"[][][][][] [v][v] v"}, h.log(out.RunID, "__default.J.s", 1)); diff != "" {
+		t.Errorf("log (-want +got):\n%s", diff)
+	}
+}
