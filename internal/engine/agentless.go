@@ -53,7 +53,7 @@ func (rs *runState) runAgentlessJob(st plan.Stage, j plan.Job, id string, v *var
 		if p, ok := rs.prior[sid]; ok && p.State == store.StateWaiting {
 			srec.Attempt = p.Attempt
 		}
-		scope := &Scope{Variables: v.values(true), Status: (&jobStatus{result: status, canceled: rs.canceled()}).status}
+		scope := &Scope{StartTime: rs.run.CreatedAt, Variables: v.values(true), Status: (&jobStatus{result: status, canceled: rs.canceled()}).status}
 		ok, err := evalCondition(rs.e.eval, s.Condition, scope)
 		now := rs.e.clock.Now()
 		if err != nil || !ok || !s.Enabled {

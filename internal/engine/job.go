@@ -188,6 +188,7 @@ func (rs *runState) runJob(st plan.Stage, j plan.Job, results map[string]store.R
 		Dependencies:      jobDependencies(st, infos),
 		StageDependencies: rs.stageDependencies(),
 		Status:            g.status,
+		StartTime:         rs.run.CreatedAt,
 	}
 	v := rs.runVariables()
 	verrs := rs.addVariables(v, rs.plan.Variables, scope)

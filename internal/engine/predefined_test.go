@@ -138,3 +138,28 @@ func TestReservedVariablePrefixes(t *testing.T) {
 		t.Errorf("log (-want +got):\n%s", diff)
 	}
 }
+
+// TestPipelineStartTime follows the documented counter and format
+// examples: pipeline.startTime is a date-time in runtime expressions and
+// conditions.
+func TestPipelineStartTime(t *testing.T) {
+	h := newHarness(t)
+	s := script("s", "echo $(daily) $(day)")
+	s.Condition = "ne(format('{0:yyyy}', pipeline.startTime), '')"
+	p := single(job("J", s))
+	p.Variables = []plan.Variable{
+		{Name: "daily", Value: "$[counter(format('{0:yyyyMMdd}', pipeline.startTime), 100)]"},
+		{Name: "day", Value: "$[ format('{0:yyyyMMdd}', pipeline.startTime) ]"},
+	}
+	for _, want := range []string{"100", "101"} {
+		out, recs := h.run(p)
+		if out.Result != store.ResultSucceeded {
+			t.Fatalf("result %s, records %+v", out.Result, recs)
+		}
+		start := recs["__default"].StartedAt
+		got := h.log(out.RunID, "__default.J.s", 1)
+		if len(got) != 1 || (got[0] != want+" "+start.UTC().Format("20060102") && got[0] != want+" "+start.Local().Format("20060102")) {
+			t.Errorf("log %q, want %q", got, want+" "+start.Format("20060102"))
+		}
+	}
+}

@@ -386,7 +386,7 @@ func (rs *runState) runStage(st plan.Stage) store.Result {
 		depMap[d] = map[string]any{"result": depResult(rs.stages[d]), "outputs": outs}
 	}
 	rs.mu.Unlock()
-	scope := &Scope{Dependencies: depMap, Status: g.status}
+	scope := &Scope{Dependencies: depMap, Status: g.status, StartTime: rs.run.CreatedAt}
 	scope.Variables = rs.stageVariables(st, scope).values(true)
 	ok, err := evalCondition(rs.e.eval, st.Condition, scope)
 	if err != nil {

@@ -80,7 +80,7 @@ func (jr *jobRun) runStep(s plan.Step, parentID string, index int) {
 	}
 
 	jr.vars.force(variable{Name: "Agent.JobStatus", Value: jobStatusName(jr.status), Readonly: true})
-	scope := &Scope{Variables: jr.vars.values(true), Status: (&jobStatus{result: jr.status, canceled: jr.canceled()}).status}
+	scope := &Scope{StartTime: jr.rs.run.CreatedAt, Variables: jr.vars.values(true), Status: (&jobStatus{result: jr.status, canceled: jr.canceled()}).status}
 	ok, err := evalCondition(rs.e.eval, s.Condition, scope)
 	if err != nil {
 		jr.finishStep(rec, store.ResultFailed, store.Issue{Type: store.IssueError, Message: err.Error()})
