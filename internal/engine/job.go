@@ -212,6 +212,9 @@ func (rs *runState) runJob(st plan.Stage, j plan.Job, results map[string]store.R
 		rs.putRecord(rec)
 		return jobInfo{Result: rec.Result}
 	}
+	if j.RuntimeMatrix != nil {
+		return rs.runMatrix(st, j, results, infos, anc, scope)
+	}
 
 	if agentless(j) {
 		return rs.runAgentlessJob(st, j, id, v, attempt)

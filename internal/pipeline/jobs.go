@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 
+	"conveyor.dev/conveyor/internal/pipeline/expr"
 	"conveyor.dev/conveyor/internal/plan"
 )
 
@@ -222,8 +223,21 @@ func (c *compiler) jobStrategy(s *Node, sp string, j plan.Job) []plan.Job {
 	base := orDefault(j.DisplayName, j.Name)
 	if m != nil {
 		if m.Kind == ScalarNode {
-			c.add(m, joinPath(sp, "matrix"), "a matrix from a runtime expression is not supported: write the matrix in YAML or build it with ${{ each }}")
-			return nil
+			inner, ok := expr.RuntimeExpression(m.Value)
+			if !ok {
+				c.add(m, joinPath(sp, "matrix"), "matrix must be a mapping of leg names to variables, or a runtime expression $[ ] that gives one, not %q", m.Value)
+				return nil
+			}
+			if e, err := expr.Parse(inner); err != nil {
+				c.add(m, joinPath(sp, "matrix"), "runtime expression %s: %v", m.Value, err)
+				return nil
+			} else if err := e.Validate(expr.Runtime, nil); err != nil {
+				c.add(m, joinPath(sp, "matrix"), "runtime expression %s: %v", m.Value, err)
+				return nil
+			}
+			l := j
+			l.RuntimeMatrix = &plan.RuntimeMatrix{Expr: strings.TrimSpace(inner), MaxParallel: maxPar}
+			return []plan.Job{l}
 		}
 		if m.IsNull() || (m.Kind == MappingNode && len(m.Pairs) == 0) {
 			return nil
