@@ -128,6 +128,7 @@ func runPipeline(ctx context.Context, stdout, stderr io.Writer, o runOptions) er
 		target = "main"
 	}
 	repoName := filepath.Base(root)
+	message, _ := gitOutput(root, "log", "-1", "--format=%B", commit)
 	requester, _ := gitOutput(root, "config", "user.name")
 	email, _ := gitOutput(root, "config", "user.email")
 	// Template expressions see the predefined variables that are known
@@ -194,7 +195,7 @@ func runPipeline(ctx context.Context, stdout, stderr io.Writer, o runOptions) er
 	}
 	defer rt.Close()
 	return executePlan(ctx, stdout, stderr, o, data, rt.Services, p, engine.Input{
-		Pipeline: repoName, Repository: root, RepositoryName: repoName, Commit: commit, Branch: branch,
+		Pipeline: repoName, Repository: root, RepositoryName: repoName, Commit: commit, CommitMessage: message, Branch: branch,
 		Event: ev, TargetBranch: target, Variables: vars, Params: params,
 		RequestedFor: requester, RequestedForEmail: email,
 	})

@@ -76,6 +76,7 @@ func (rs *runState) runVariables() *vars {
 	set("Build.SourceBranch", sourceBranch)
 	set("Build.SourceBranchName", path.Base(sourceBranch))
 	set("Build.SourceVersion", in.Commit)
+	set("Build.SourceVersionMessage", sourceVersionMessage(in.CommitMessage))
 	set("Build.Repository.Name", in.repoName())
 	set("Build.Repository.Uri", in.Repository)
 	set("Build.Repository.Provider", "Git")
@@ -179,6 +180,17 @@ func (rs *runState) buildNumber(format string) string {
 		out = strings.Replace(out, revMark, s, 1)
 	}
 	return out
+}
+
+// sourceVersionMessage is Build.SourceVersionMessage: the first line of
+// the commit message, at most 200 characters.
+func sourceVersionMessage(msg string) string {
+	msg, _, _ = strings.Cut(strings.TrimSpace(msg), "\n")
+	msg = strings.TrimRight(msg, "\r")
+	if r := []rune(msg); len(r) > 200 {
+		msg = string(r[:200])
+	}
+	return msg
 }
 
 // buildNumberToken matches $(token) in a run-name format.

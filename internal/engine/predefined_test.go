@@ -210,3 +210,23 @@ func TestRuntimeMatrix(t *testing.T) {
 		t.Errorf("bad matrix issues: %+v", r.Issues)
 	}
 }
+
+// TestSourceVersionMessage: Build.SourceVersionMessage is the commit
+// message's first line, at most 200 characters.
+func TestSourceVersionMessage(t *testing.T) {
+	h := newHarness(t)
+	for _, tc := range []struct{ msg, want string }{
+		{"Fix the thing\n\nLonger body.", "Fix the thing"},
+		{strings.Repeat("x", 250), strings.Repeat("x", 200)},
+	} {
+		in := h.input()
+		in.CommitMessage = tc.msg
+		out, recs := h.runCtx(t.Context(), single(job("J", script("s", "echo \"$BUILD_SOURCEVERSIONMESSAGE\""))), in)
+		if out.Result != store.ResultSucceeded {
+			t.Fatalf("result %s, records %+v", out.Result, recs)
+		}
+		if diff := cmp.Diff([]string{tc.want}, h.log(out.RunID, "__default.J.s", 1)); diff != "" {
+			t.Errorf("message %.20q (-want +got):\n%s", tc.msg, diff)
+		}
+	}
+}

@@ -26,6 +26,9 @@ type Input struct {
 	RepositoryName string
 	// Commit is the full commit id the run builds.
 	Commit string
+	// CommitMessage is the commit's message (Build.SourceVersionMessage
+	// gets its first line, at most 200 characters).
+	CommitMessage string
 	// Branch is the source branch, short ("main") or full ("refs/heads/main").
 	Branch string
 	// Event is push, pr, manual, schedule or pipeline.
