@@ -69,6 +69,17 @@ func (rs *runState) runMatrix(st plan.Stage, j plan.Job, results map[string]stor
 	agg.Result = combine(rr)
 	parent = rs.record(id)
 	parent.State, parent.Result, parent.FinishedAt = store.StateCompleted, agg.Result, rs.e.clock.Now()
+	// Kept like a job's outputs, so that a resumed run still has them.
+	parent.Outputs, parent.SecretOutputs = map[string]string{}, nil
+	for _, l := range legs {
+		lrec := rs.record(st.Name + "." + l.Name)
+		for k, v := range lrec.Outputs {
+			parent.Outputs[l.Expansion.Leg+"."+k] = v
+		}
+		for _, k := range lrec.SecretOutputs {
+			parent.SecretOutputs = append(parent.SecretOutputs, l.Expansion.Leg+"."+k)
+		}
+	}
 	rs.putRecord(parent)
 	return agg
 }

@@ -206,6 +206,9 @@ func TestRuntimeMatrix(t *testing.T) {
 	if a, b := recs["__default.runner_a"], recs["__default.runner_b"]; a.StartedAt.Before(b.FinishedAt) && b.StartedAt.Before(a.FinishedAt) {
 		t.Errorf("maxParallel 1: legs overlapped: a %v..%v, b %v", a.StartedAt, a.FinishedAt, b.StartedAt)
 	}
+	if diff := cmp.Diff(map[string]string{"a.s.seen": "A", "b.s.seen": "B"}, recs["__default.runner"].Outputs); diff != "" {
+		t.Errorf("outputs kept on the matrix job's record (-want +got):\n%s", diff)
+	}
 	if r := recs["__default.bad"]; len(r.Issues) == 0 || !strings.Contains(r.Issues[0].Message, "not a JSON object") {
 		t.Errorf("bad matrix issues: %+v", r.Issues)
 	}
@@ -228,5 +231,19 @@ func TestSourceVersionMessage(t *testing.T) {
 		if diff := cmp.Diff([]string{tc.want}, h.log(out.RunID, "__default.J.s", 1)); diff != "" {
 			t.Errorf("message %.20q (-want +got):\n%s", tc.msg, diff)
 		}
+	}
+}
+
+// TestRuntimeMatrixSkipped: the condition is decided before the matrix is
+// evaluated, so a job whose generator failed is skipped, not failed.
+func TestRuntimeMatrixSkipped(t *testing.T) {
+	h := newHarness(t)
+	gen := job("generator", script("mtrx", "exit 1"))
+	runner := job("runner", script("s", "echo never"))
+	runner.DependsOn = []string{"generator"}
+	runner.RuntimeMatrix = &plan.RuntimeMatrix{Expr: "dependencies.generator.outputs['mtrx.legs']"}
+	_, recs := h.run(single(gen, runner))
+	if r := recs["__default.runner"]; r.Result != store.ResultSkipped || len(r.Issues) != 0 {
+		t.Errorf("runner: %s %+v, want skipped without issues", r.Result, r.Issues)
 	}
 }
