@@ -73,3 +73,23 @@ func TestRuntimeMatrixSkipped(t *testing.T) {
 		t.Errorf("runner: %s %+v, want skipped without issues", r.Result, r.Issues)
 	}
 }
+
+// TestStatusFunctionsNameMatrixJob: failed('Build') and succeeded('Build')
+// name a matrix job as written; its result is its legs' together.
+func TestStatusFunctionsNameMatrixJob(t *testing.T) {
+	h := newHarness(t)
+	leg := func(name, src string, pos int) plan.Job {
+		j := job("Build_"+name, script("s", src))
+		j.Expansion = &plan.Expansion{Job: "Build", Leg: name, Position: pos, Total: 2}
+		return j
+	}
+	onFail := job("OnFail", script("s", "echo failed"))
+	onFail.DependsOn, onFail.Condition = []string{"Build_a", "Build_b"}, "failed('Build')"
+	onOK := job("OnOK", script("s", "echo ok"))
+	onOK.DependsOn, onOK.Condition = []string{"Build_a", "Build_b"}, "succeeded('build')"
+	_, recs := h.run(single(leg("a", "true", 1), leg("b", "exit 1", 2), onFail, onOK))
+	want := map[string]store.Result{"__default.OnFail": store.ResultSucceeded, "__default.OnOK": store.ResultSkipped}
+	if diff := cmp.Diff(want, results(recs, "__default.OnFail", "__default.OnOK")); diff != "" {
+		t.Errorf("results (-want +got):\n%s", diff)
+	}
+}
