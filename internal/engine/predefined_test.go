@@ -183,3 +183,27 @@ func TestSourceVersionMessage(t *testing.T) {
 		}
 	}
 }
+
+// TestManualStage: "Stages" says a stage with trigger: manual does not run
+// with the pipeline; a stage that depends on it is skipped, others run.
+func TestManualStage(t *testing.T) {
+	h := newHarness(t)
+	p := &plan.Plan{File: "p.yml", Stages: []plan.Stage{
+		{Name: "A", Jobs: []plan.Job{job("J", script("s", "true"))}},
+		{Name: "B", DependsOn: []string{"A"}, Trigger: "manual", Jobs: []plan.Job{job("J", script("s", "true"))}},
+		{Name: "C", DependsOn: []string{"B"}, Jobs: []plan.Job{job("J", script("s", "true"))}},
+		{Name: "D", DependsOn: []string{"A"}, Jobs: []plan.Job{job("J", script("s", "true"))}},
+	}}
+	out, recs := h.run(p)
+	want := map[string]store.Result{"A": store.ResultSucceeded, "B": store.ResultSkipped, "B.J": store.ResultSkipped,
+		"C": store.ResultSkipped, "D": store.ResultSucceeded}
+	if diff := cmp.Diff(want, results(recs, "A", "B", "B.J", "C", "D")); diff != "" {
+		t.Errorf("results (-want +got):\n%s", diff)
+	}
+	if out.Result != store.ResultSucceeded {
+		t.Errorf("run result %s", out.Result)
+	}
+	if r := recs["B"]; r.WarningCount != 1 || len(r.Issues) != 1 || !strings.Contains(r.Issues[0].Message, "trigger: manual") {
+		t.Errorf("stage B record: %+v", r)
+	}
+}
