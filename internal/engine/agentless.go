@@ -144,7 +144,10 @@ func (rs *runState) manualValidation(j plan.Job, jobID, stepID string, attempt i
 		return store.ResultFailed, msg
 	}
 	minutes := j.TimeoutInMinutes
-	if minutes <= 0 {
+	switch {
+	case j.NoTimeout:
+		minutes = 30 * 24 * 60 // ManualValidation: an agentless job with timeoutInMinutes: 0 waits up to 30 days
+	case minutes <= 0:
 		minutes = defaultJobMinutes
 	}
 	policy := store.ApprovalPolicy{Approvers: mv.Approvers, MinApprovers: 1, RequesterCannotApprove: !mv.AllowApproversToApproveTheirOwnRuns,

@@ -294,6 +294,9 @@ func (rs *runState) runJob(st plan.Stage, j plan.Job, results map[string]store.R
 	// are stopped and only steps whose conditions allow it still run. hard
 	// ends the cancel timeout after that: everything stops.
 	soft, cancelSoft := context.WithTimeout(rs.ctx, timeout)
+	if j.NoTimeout {
+		soft, cancelSoft = context.WithCancel(rs.ctx)
+	}
 	defer cancelSoft()
 	hard, cancelHard := context.WithCancel(context.WithoutCancel(rs.ctx))
 	defer cancelHard()

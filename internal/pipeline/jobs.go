@@ -145,6 +145,9 @@ func (c *compiler) jobCommon(it *Node, jp string, j *plan.Job, pool *plan.Pool) 
 	j.Condition = c.condition(it.Get("condition"), joinPath(jp, "condition"))
 	j.ContinueOnError = c.boolean(it.Get("continueOnError"), joinPath(jp, "continueOnError"))
 	j.TimeoutInMinutes = c.integer(it.Get("timeoutInMinutes"), joinPath(jp, "timeoutInMinutes"))
+	if tn := it.Get("timeoutInMinutes"); tn != nil && tn.Kind == ScalarNode && strings.TrimSpace(tn.Value) == "0" {
+		j.NoTimeout = true // "Jobs": zero means the job can run forever on self-hosted agents
+	}
 	j.CancelTimeoutInMinutes = c.integer(it.Get("cancelTimeoutInMinutes"), joinPath(jp, "cancelTimeoutInMinutes"))
 	j.Variables = c.variables(it.Get("variables"), joinPath(jp, "variables"))
 	j.Pool = c.pool(it.Get("pool"), joinPath(jp, "pool"))

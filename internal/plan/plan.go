@@ -100,9 +100,12 @@ type Job struct {
 	// names are of the expanded legs.
 	DependsOn []string `json:"dependsOn"`
 	// Condition is a runtime condition; empty means succeeded().
-	Condition              string     `json:"condition,omitempty"`
-	ContinueOnError        bool       `json:"continueOnError,omitempty"`
-	TimeoutInMinutes       int        `json:"timeoutInMinutes,omitempty"` // 0: the default (60)
+	Condition        string `json:"condition,omitempty"`
+	ContinueOnError  bool   `json:"continueOnError,omitempty"`
+	TimeoutInMinutes int    `json:"timeoutInMinutes,omitempty"` // 0: the default (60)
+	// NoTimeout is timeoutInMinutes: 0 written out: the job has no time
+	// limit, as on Azure's self-hosted agents.
+	NoTimeout              bool       `json:"noTimeout,omitempty"`
 	CancelTimeoutInMinutes int        `json:"cancelTimeoutInMinutes,omitempty"`
 	Pool                   *Pool      `json:"pool,omitempty"`
 	Container              *Container `json:"container,omitempty"`
