@@ -350,6 +350,9 @@ func (c *compiler) deployment(it *Node, jp string, pool *plan.Pool) *compiledJob
 	c.mapping(it, jp, "deployment", deploymentKeys)
 	j := plan.Job{Kind: plan.KindDeployment, Pos: it.Pos}
 	j.Name = c.ident(it.Get("deployment"), joinPath(jp, "deployment"), "deployment")
+	if j.Name == "deploy" {
+		c.add(it.Get("deployment"), joinPath(jp, "deployment"), "deployment name %q is a keyword that Azure Pipelines does not allow as a deployment name: choose another name, like Deploy_app", j.Name)
+	}
 	cj := c.jobCommon(it, jp, &j, pool)
 	j.Environment = c.environment(it.Get("environment"), joinPath(jp, "environment"))
 	if j.Environment == nil {
