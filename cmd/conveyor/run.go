@@ -128,12 +128,24 @@ func runPipeline(ctx context.Context, stdout, stderr io.Writer, o runOptions) er
 		target = "main"
 	}
 	repoName := filepath.Base(root)
+	message, _ := gitOutput(root, "log", "-1", "--format=%B", commit)
+	requester, _ := gitOutput(root, "config", "user.name")
+	email, _ := gitOutput(root, "config", "user.email")
+	// Template expressions see the predefined variables that are known
+	// before the run starts, with the values the run gives them.
 	p, err := pipeline.Compile(os.DirFS(root), rel, pipeline.Options{
 		Input: pipeline.Input{
 			Event: o.event, Branch: branch, TargetBranch: target, Params: params, Vars: vars,
 			Predefined: map[string]string{
-				"Build.Repository.Name": repoName,
-				"Build.SourceVersion":   commit,
+				"Build.Repository.Name":     repoName,
+				"Build.Repository.Uri":      root,
+				"Build.Repository.Provider": "Git",
+				"Build.SourceVersion":       commit,
+				"Build.DefinitionName":      repoName,
+				"System.DefinitionName":     repoName,
+				"System.TeamProject":        repoName,
+				"Build.RequestedFor":        requester,
+				"Build.RequestedForEmail":   email,
 			},
 		},
 		ValidateTask: validateTask,
@@ -164,8 +176,6 @@ func runPipeline(ctx context.Context, stdout, stderr io.Writer, o runOptions) er
 	if err != nil {
 		return err
 	}
-	requester, _ := gitOutput(root, "config", "user.name")
-	email, _ := gitOutput(root, "config", "user.email")
 	ev := store.EventPush
 	switch o.event {
 	case pipeline.EventPR:
@@ -185,7 +195,7 @@ func runPipeline(ctx context.Context, stdout, stderr io.Writer, o runOptions) er
 	}
 	defer rt.Close()
 	return executePlan(ctx, stdout, stderr, o, data, rt.Services, p, engine.Input{
-		Pipeline: repoName, Repository: root, RepositoryName: repoName, Commit: commit, Branch: branch,
+		Pipeline: repoName, Repository: root, RepositoryName: repoName, Commit: commit, CommitMessage: message, Branch: branch,
 		Event: ev, TargetBranch: target, Variables: vars, Params: params,
 		RequestedFor: requester, RequestedForEmail: email,
 	})

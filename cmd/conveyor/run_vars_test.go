@@ -105,6 +105,27 @@ steps:
 	}
 }
 
+// TestRunCompileTimePredefinedVariables: "Template expressions" give
+// ${{ variables }} the predefined variables known before the run, and they
+// have the values the run gives them.
+func TestRunCompileTimePredefinedVariables(t *testing.T) {
+	r := runYAML(t, `
+steps:
+- checkout: none
+- script: |
+    echo "${{ variables['Build.DefinitionName'] }}|${{ variables['System.TeamProject'] }}|${{ variables['Build.Repository.Name'] }}|${{ variables['Build.RequestedFor'] }}|${{ variables['Build.SourceBranchName'] }}"
+    echo "$(Build.DefinitionName)|$(System.TeamProject)|$(Build.Repository.Name)|$(Build.RequestedFor)|$(Build.SourceBranchName)"
+  name: show
+`)
+	if r.code != exitOK {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	got := r.logOf(t, "__default.Job.show")
+	if len(got) != 2 || got[0] != got[1] || got[0] != "app|app|app|Tess Ter|main" {
+		t.Errorf("compile-time and run-time values differ or are wrong: %q", got)
+	}
+}
+
 func TestRunCheckoutMultipleRepositories(t *testing.T) {
 	other := writeRepo(t, "tools", map[string]string{"tool.sh": "echo tool\n"})
 	r := runYAML(t, `

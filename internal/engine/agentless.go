@@ -53,7 +53,7 @@ func (rs *runState) runAgentlessJob(st plan.Stage, j plan.Job, id string, v *var
 		if p, ok := rs.prior[sid]; ok && p.State == store.StateWaiting {
 			srec.Attempt = p.Attempt
 		}
-		scope := &Scope{Variables: v.values(true), Status: (&jobStatus{result: status, canceled: rs.canceled()}).status}
+		scope := &Scope{StartTime: rs.run.CreatedAt, Variables: v.values(true), Status: (&jobStatus{result: status, canceled: rs.canceled()}).status}
 		ok, err := evalCondition(rs.e.eval, s.Condition, scope)
 		now := rs.e.clock.Now()
 		if err != nil || !ok || !s.Enabled {
@@ -144,7 +144,10 @@ func (rs *runState) manualValidation(j plan.Job, jobID, stepID string, attempt i
 		return store.ResultFailed, msg
 	}
 	minutes := j.TimeoutInMinutes
-	if minutes <= 0 {
+	switch {
+	case j.NoTimeout:
+		minutes = 30 * 24 * 60 // ManualValidation: an agentless job with timeoutInMinutes: 0 waits up to 30 days
+	case minutes <= 0:
 		minutes = defaultJobMinutes
 	}
 	policy := store.ApprovalPolicy{Approvers: mv.Approvers, MinApprovers: 1, RequesterCannotApprove: !mv.AllowApproversToApproveTheirOwnRuns,

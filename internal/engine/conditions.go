@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"time"
 
 	"conveyor.dev/conveyor/internal/store"
 )
@@ -34,6 +35,9 @@ type Scope struct {
 	Status func(name string, args []string) (bool, error)
 	// Counter answers counter(prefix, seed) in runtime expressions.
 	Counter func(prefix string, seed int64) (int64, error)
+	// StartTime is pipeline.startTime, when the run was queued; zero
+	// leaves pipeline undefined.
+	StartTime time.Time
 }
 
 // depResult is the Azure spelling of a record result, as conditions and

@@ -11,6 +11,11 @@
 // after the time it names; all that state is in the store, so Resume
 // continues a run a stopped process left.
 //
+// A stage with trigger: manual does not start with the run: it is skipped
+// with a warning, and so are the stages that depend on it. A job whose
+// matrix is a runtime expression is expanded into its legs when its
+// condition has passed (matrix.go).
+//
 // The same engine serves `conveyor run` and the server. It declares the
 // small interfaces it needs of a store, an executor and the approvals and
 // is given their implementations; it must not import cmd, internal/server

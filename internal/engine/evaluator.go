@@ -51,6 +51,9 @@ func (x *ExprEvaluator) context(s *Scope, mode expr.Mode) *expr.Context {
 	} else {
 		named["stageDependencies"] = map[string]any{}
 	}
+	if !s.StartTime.IsZero() {
+		named["pipeline"] = map[string]any{"startTime": s.StartTime}
+	}
 	funcs := map[string]expr.Func{}
 	if s.Status != nil && mode == expr.Condition {
 		for _, name := range []string{"always", "canceled", "succeeded", "failed", "succeededOrFailed"} {

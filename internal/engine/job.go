@@ -71,6 +71,37 @@ func (rs *runState) addQueueVariables(v *vars) {
 	}
 }
 
+// withMatrixNames adds to the results of finished jobs the result of each
+// matrix or parallel job under its name as written (its legs' together,
+// once they all finished), so that failed('Build') names a matrix job.
+func withMatrixNames(st plan.Stage, results map[string]store.Result) map[string]store.Result {
+	legs := map[string][]store.Result{}
+	missing := map[string]bool{}
+	for _, j := range st.Jobs {
+		if j.Expansion == nil {
+			continue
+		}
+		r, ok := results[j.Name]
+		if !ok {
+			missing[j.Expansion.Job] = true
+		}
+		legs[j.Expansion.Job] = append(legs[j.Expansion.Job], r)
+	}
+	if len(legs) == 0 {
+		return results
+	}
+	out := make(map[string]store.Result, len(results)+len(legs))
+	for k, v := range results {
+		out[k] = v
+	}
+	for name, rs := range legs {
+		if _, taken := out[name]; !taken && !missing[name] {
+			out[name] = combine(rs)
+		}
+	}
+	return out
+}
+
 // jobDependencies returns what a job's expressions see of the finished jobs
 // of its stage, with matrix legs also gathered under the job's written name.
 func jobDependencies(st plan.Stage, infos map[string]jobInfo) map[string]any {
@@ -183,11 +214,12 @@ func (rs *runState) runJob(st plan.Stage, j plan.Job, results map[string]store.R
 			attempt = p.Attempt
 		}
 	}
-	g := &graphStatus{results: results, all: anc, canceled: rs.canceled()}
+	g := &graphStatus{results: withMatrixNames(st, results), all: anc, canceled: rs.canceled()}
 	scope := &Scope{
 		Dependencies:      jobDependencies(st, infos),
 		StageDependencies: rs.stageDependencies(),
 		Status:            g.status,
+		StartTime:         rs.run.CreatedAt,
 	}
 	v := rs.runVariables()
 	verrs := rs.addVariables(v, rs.plan.Variables, scope)
@@ -210,6 +242,9 @@ func (rs *runState) runJob(st plan.Stage, j plan.Job, results map[string]store.R
 		}
 		rs.putRecord(rec)
 		return jobInfo{Result: rec.Result}
+	}
+	if j.RuntimeMatrix != nil {
+		return rs.runMatrix(st, j, results, infos, anc, scope)
 	}
 
 	if agentless(j) {
@@ -259,6 +294,9 @@ func (rs *runState) runJob(st plan.Stage, j plan.Job, results map[string]store.R
 	// are stopped and only steps whose conditions allow it still run. hard
 	// ends the cancel timeout after that: everything stops.
 	soft, cancelSoft := context.WithTimeout(rs.ctx, timeout)
+	if j.NoTimeout {
+		soft, cancelSoft = context.WithCancel(rs.ctx)
+	}
 	defer cancelSoft()
 	hard, cancelHard := context.WithCancel(context.WithoutCancel(rs.ctx))
 	defer cancelHard()

@@ -41,13 +41,12 @@ func (rs *runState) runVariables() *vars {
 	in := rs.in
 	v := newVars()
 	set := func(name, value string) { v.force(variable{Name: name, Value: value, Readonly: true}) }
-	sourceBranch := refBranch(in.Branch)
+	sourceBranch := rs.sourceBranch()
 	if in.Event == store.EventPR {
 		id := in.PullRequestID
 		if id == 0 {
 			id = 1
 		}
-		sourceBranch = fmt.Sprintf("refs/pull/%d/merge", id)
 		set("System.PullRequest.PullRequestId", strconv.Itoa(id))
 		set("System.PullRequest.PullRequestNumber", strconv.Itoa(id))
 		set("System.PullRequest.SourceBranch", refBranch(in.Branch))
@@ -77,6 +76,7 @@ func (rs *runState) runVariables() *vars {
 	set("Build.SourceBranch", sourceBranch)
 	set("Build.SourceBranchName", path.Base(sourceBranch))
 	set("Build.SourceVersion", in.Commit)
+	set("Build.SourceVersionMessage", sourceVersionMessage(in.CommitMessage))
 	set("Build.Repository.Name", in.repoName())
 	set("Build.Repository.Uri", in.Repository)
 	set("Build.Repository.Provider", "Git")
@@ -105,47 +105,53 @@ func (rs *runState) runVariables() *vars {
 	return v
 }
 
-// buildNumber expands the run-name format: $(Date:yyyyMMdd), $(Rev:r),
-// $(Build.DefinitionName), $(SourceBranchName), ... Azure's default is
-// $(Date:yyyyMMdd).$(Rev:r).
+// buildNumber expands the run-name format ("Run and build numbers"):
+// $(Date:yyyyMMdd) and other date formats, $(Year:yy), $(Month),
+// $(DayOfMonth), $(DayOfYear), $(Hours), $(Minutes), $(Seconds) (no zero
+// padding, as the documented examples show), $(Build.DefinitionName),
+// $(Build.BuildId), $(SourceBranchName), $(TeamProject), pipeline
+// variables, and $(Rev:r). Rev counts the runs whose build number is the
+// same apart from it: it starts at 1 and restarts when any other part
+// changes (the next day, or 1.0.$(Rev:r) edited to 1.1.$(Rev:r)). More r's
+// pad it with zeros ($(Rev:rr) is 01); $(Rev:.r) puts a dot before it.
+// Azure's default format is $(Date:yyyyMMdd).$(Rev:r).
 func (rs *runState) buildNumber(format string) string {
 	if format == "" {
 		format = "$(Date:yyyyMMdd).$(Rev:r)"
 	}
 	t := rs.run.CreatedAt
+	sourceBranch := rs.sourceBranch()
 	repl := map[string]string{
-		"rev:r":                  strconv.FormatInt(rs.run.Number, 10),
-		"rev:rr":                 fmt.Sprintf("%02d", rs.run.Number),
-		"rev:rrr":                fmt.Sprintf("%03d", rs.run.Number),
-		"date:yyyymmdd":          t.Format("20060102"),
-		"date:yyyy.mm.dd":        t.Format("2006.01.02"),
-		"date:yymmdd":            t.Format("060102"),
-		"year:yyyy":              t.Format("2006"),
-		"year:yy":                t.Format("06"),
-		"month":                  t.Format("01"),
-		"dayofmonth":             t.Format("02"),
+		"month":                  strconv.Itoa(int(t.Month())),
+		"dayofmonth":             strconv.Itoa(t.Day()),
 		"dayofyear":              strconv.Itoa(t.YearDay()),
-		"hours":                  t.Format("15"),
-		"minutes":                t.Format("04"),
-		"seconds":                t.Format("05"),
+		"hours":                  strconv.Itoa(t.Hour()),
+		"minutes":                strconv.Itoa(t.Minute()),
+		"seconds":                strconv.Itoa(t.Second()),
 		"buildid":                strconv.FormatInt(rs.run.Number, 10),
 		"build.buildid":          strconv.FormatInt(rs.run.Number, 10),
 		"definitionname":         rs.in.Pipeline,
 		"build.definitionname":   rs.in.Pipeline,
-		"sourcebranchname":       path.Base(refBranch(rs.in.Branch)),
-		"sourcebranch":           refBranch(rs.in.Branch),
-		"build.sourcebranchname": path.Base(refBranch(rs.in.Branch)),
+		"sourcebranchname":       path.Base(sourceBranch),
+		"sourcebranch":           sourceBranch,
+		"build.sourcebranchname": path.Base(sourceBranch),
+		"build.sourcebranch":     sourceBranch,
 		"sourceversion":          rs.in.Commit,
+		"build.sourceversion":    rs.in.Commit,
 		"teamproject":            orName(rs.in.Project, rs.in.repoName()),
+		"system.teamproject":     orName(rs.in.Project, rs.in.repoName()),
 	}
-	return buildNumberToken.ReplaceAllStringFunc(format, func(tok string) string {
+	var revs []string // the $(Rev:...) arguments, in order
+	const revMark = "\x00rev\x00"
+	out := buildNumberToken.ReplaceAllStringFunc(format, func(tok string) string {
 		name := tok[2 : len(tok)-1]
 		kind, arg, hasArg := strings.Cut(name, ":")
 		if hasArg {
 			switch strings.ToLower(kind) {
 			case "rev":
-				if strings.Trim(arg, "r") == "" {
-					return fmt.Sprintf("%0*d", len(arg), rs.run.Number)
+				if r := strings.TrimPrefix(arg, "."); r != "" && strings.Trim(r, "r") == "" {
+					revs = append(revs, arg)
+					return revMark
 				}
 			case "date", "year":
 				return expr.FormatDate(t, arg)
@@ -159,6 +165,32 @@ func (rs *runState) buildNumber(format string) string {
 		}
 		return tok
 	})
+	if len(revs) == 0 {
+		return out
+	}
+	rev, err := rs.counter("\x00build number\x00"+out, 1)
+	if err != nil {
+		rev = rs.run.Number // no counter store: the run number is unique too
+	}
+	for _, arg := range revs {
+		s := fmt.Sprintf("%0*d", len(strings.TrimPrefix(arg, ".")), rev)
+		if strings.HasPrefix(arg, ".") {
+			s = "." + s
+		}
+		out = strings.Replace(out, revMark, s, 1)
+	}
+	return out
+}
+
+// sourceVersionMessage is Build.SourceVersionMessage: the first line of
+// the commit message, at most 200 characters.
+func sourceVersionMessage(msg string) string {
+	msg, _, _ = strings.Cut(strings.TrimSpace(msg), "\n")
+	msg = strings.TrimRight(msg, "\r")
+	if r := []rune(msg); len(r) > 200 {
+		msg = string(r[:200])
+	}
+	return msg
 }
 
 // buildNumberToken matches $(token) in a run-name format.

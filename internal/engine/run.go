@@ -26,6 +26,9 @@ type Input struct {
 	RepositoryName string
 	// Commit is the full commit id the run builds.
 	Commit string
+	// CommitMessage is the commit's message (Build.SourceVersionMessage
+	// gets its first line, at most 200 characters).
+	CommitMessage string
 	// Branch is the source branch, short ("main") or full ("refs/heads/main").
 	Branch string
 	// Event is push, pr, manual, schedule or pipeline.
@@ -366,6 +369,14 @@ func (rs *runState) runStage(st plan.Stage) store.Result {
 		rs.publishJobs(st, results, infos)
 		return p.Result
 	}
+	if strings.EqualFold(st.Trigger, "manual") {
+		// "Stages": a manually triggered stage does not run with the rest of
+		// the pipeline; stages that depend on it are skipped by their
+		// default condition.
+		rs.finishStage(st, store.ResultSkipped, &store.Issue{Type: store.IssueWarning,
+			Message: fmt.Sprintf("stage %s has trigger: manual, so it does not start with the run; remove trigger: manual to run it automatically", st.Name)})
+		return store.ResultSkipped
+	}
 	deps := map[string][]string{}
 	for _, s := range rs.plan.Stages {
 		deps[s.Name] = s.DependsOn
@@ -386,7 +397,7 @@ func (rs *runState) runStage(st plan.Stage) store.Result {
 		depMap[d] = map[string]any{"result": depResult(rs.stages[d]), "outputs": outs}
 	}
 	rs.mu.Unlock()
-	scope := &Scope{Dependencies: depMap, Status: g.status}
+	scope := &Scope{Dependencies: depMap, Status: g.status, StartTime: rs.run.CreatedAt}
 	scope.Variables = rs.stageVariables(st, scope).values(true)
 	ok, err := evalCondition(rs.e.eval, st.Condition, scope)
 	if err != nil {
@@ -434,12 +445,26 @@ func (rs *runState) runStage(st plan.Stage) store.Result {
 // finishSkipped marks a stage that does not run, and its jobs, with result
 // (skipped, or failed when its condition could not be evaluated).
 func (rs *runState) finishSkipped(st plan.Stage, msg string, result store.Result) {
+	var is *store.Issue
+	if msg != "" {
+		is = &store.Issue{Type: store.IssueError, Message: msg}
+	}
+	rs.finishStage(st, result, is)
+}
+
+// finishStage ends a stage that does not run its jobs, with an optional
+// issue; its jobs are skipped.
+func (rs *runState) finishStage(st plan.Stage, result store.Result, is *store.Issue) {
 	now := rs.e.clock.Now()
 	rec := rs.record(st.Name)
 	rec.State, rec.Result, rec.FinishedAt = store.StateCompleted, result, now
-	if msg != "" {
-		rec.Issues = append(rec.Issues, store.Issue{Type: store.IssueError, Message: msg})
-		rec.ErrorCount++
+	if is != nil {
+		rec.Issues = append(rec.Issues, *is)
+		if is.Type == store.IssueError {
+			rec.ErrorCount++
+		} else {
+			rec.WarningCount++
+		}
 	}
 	rs.putRecord(rec)
 	for _, j := range st.Jobs {

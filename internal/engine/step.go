@@ -80,7 +80,7 @@ func (jr *jobRun) runStep(s plan.Step, parentID string, index int) {
 	}
 
 	jr.vars.force(variable{Name: "Agent.JobStatus", Value: jobStatusName(jr.status), Readonly: true})
-	scope := &Scope{Variables: jr.vars.values(true), Status: (&jobStatus{result: jr.status, canceled: jr.canceled()}).status}
+	scope := &Scope{StartTime: jr.rs.run.CreatedAt, Variables: jr.vars.values(true), Status: (&jobStatus{result: jr.status, canceled: jr.canceled()}).status}
 	ok, err := evalCondition(rs.e.eval, s.Condition, scope)
 	if err != nil {
 		jr.finishStep(rec, store.ResultFailed, store.Issue{Type: store.IssueError, Message: err.Error()})
@@ -98,6 +98,7 @@ func (jr *jobRun) runStep(s plan.Step, parentID string, index int) {
 		expIn[k] = expandMacros(v, lookup)
 	}
 	env := jr.vars.environ()
+	env["TF_BUILD"] = "True" // "Use predefined variables": set for every script a pipeline runs
 	for k, v := range s.Env {
 		env[k] = expandMacros(v, lookup)
 	}
@@ -325,7 +326,8 @@ func (jr *jobRun) apply(s plan.Step, name string, pend *pendingStep) {
 
 // outputKeys are the names an output variable has in dependencies: step.var,
 // and for deployment jobs also <job>.step.var and <hook>.step.var (with the
-// resource name for rolling and canary, as Azure does).
+// resource name, and <hook>_<increment>.step.var for rolling and canary,
+// as Azure does).
 func (jr *jobRun) outputKeys(step, name string) []string {
 	base := step + "." + name
 	keys := []string{base}
@@ -333,6 +335,9 @@ func (jr *jobRun) outputKeys(step, name string) []string {
 		keys = append(keys, jr.j.Name+"."+base)
 		if jr.hook != "" {
 			keys = append(keys, jr.hook+"."+base)
+			if jr.increment > 0 { // canary and rolling: <hook>_<increment>.step.var
+				keys = append(keys, jr.hook+"_"+strconv.Itoa(jr.increment)+"."+base)
+			}
 			if env := jr.j.Environment; env != nil && env.ResourceName != "" {
 				keys = append(keys, jr.hook+"_"+env.ResourceName+"."+base, jr.j.Name+"_"+env.ResourceName+"."+base)
 			}

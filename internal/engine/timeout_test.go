@@ -129,3 +129,18 @@ func TestWorkspaceClean(t *testing.T) {
 		})
 	}
 }
+
+// TestNoTimeout: "Jobs" says timeoutInMinutes: 0 lets a job run forever on
+// a self-hosted agent, where the default is 60 minutes.
+func TestNoTimeout(t *testing.T) {
+	// A "minute" of 5ms: the default limit is 300ms, shorter than the work.
+	h := newHarness(t, engine.WithMinute(5*time.Millisecond))
+	limited := job("Default", script("work", "sleep 1"))
+	free := job("Forever", script("work", "sleep 1"))
+	free.NoTimeout = true
+	_, recs := h.run(single(limited, free))
+	if diff := cmp.Diff(map[string]store.Result{"__default.Default": store.ResultFailed, "__default.Forever": store.ResultSucceeded},
+		results(recs, "__default.Default", "__default.Forever")); diff != "" {
+		t.Errorf("results (-want +got):\n%s", diff)
+	}
+}

@@ -63,8 +63,23 @@ func (v *vars) values(withSecrets bool) map[string]string {
 	return out
 }
 
+// reservedPrefixes are the variable name prefixes Azure Pipelines keeps
+// for itself ("Define variables"): such variables are not passed to tasks
+// and scripts in their environment.
+var reservedPrefixes = []string{"endpoint", "input", "secret", "path", "securefile"}
+
+func reservedName(name string) bool {
+	for _, p := range reservedPrefixes {
+		if len(name) >= len(p) && strings.EqualFold(name[:len(p)], p) {
+			return true
+		}
+	}
+	return false
+}
+
 // environ returns the environment form of every non-secret variable:
-// upper case, with '.' and ' ' replaced by '_'.
+// upper case, with '.' and ' ' replaced by '_'. Variables with a reserved
+// prefix (endpoint, input, secret, path, securefile) are left out.
 func (v *vars) environ() map[string]string {
 	out := make(map[string]string, len(v.m))
 	names := make([]string, 0, len(v.m))
@@ -74,7 +89,7 @@ func (v *vars) environ() map[string]string {
 	sort.Strings(names)
 	for _, k := range names {
 		x := v.m[k]
-		if x.Secret {
+		if x.Secret || reservedName(x.Name) {
 			continue
 		}
 		out[EnvName(x.Name)] = x.Value

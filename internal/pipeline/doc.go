@@ -22,8 +22,10 @@
 //   - rolling deployments (batches of virtual machines): the hooks run once.
 //
 // Parsed and rejected with an error naming the feature: resources.builds,
-// resources.packages, resources.webhooks, reviewApp steps and matrices from
-// runtime expressions. Rolling deployments are compiled to one pass of
+// resources.packages, resources.webhooks and reviewApp steps. A matrix
+// given as a runtime expression (strategy.matrix: $[ ... ]) stays one job
+// in the plan (Job.RuntimeMatrix); the engine expands it into legs when the
+// job runs. Rolling deployments are compiled to one pass of
 // their hooks with Job.MaxParallel set: the targets of a rolling batch are
 // only known at run time.
 //

@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 
+	"conveyor.dev/conveyor/internal/pipeline/expr"
 	"conveyor.dev/conveyor/internal/plan"
 )
 
@@ -144,6 +145,9 @@ func (c *compiler) jobCommon(it *Node, jp string, j *plan.Job, pool *plan.Pool) 
 	j.Condition = c.condition(it.Get("condition"), joinPath(jp, "condition"))
 	j.ContinueOnError = c.boolean(it.Get("continueOnError"), joinPath(jp, "continueOnError"))
 	j.TimeoutInMinutes = c.integer(it.Get("timeoutInMinutes"), joinPath(jp, "timeoutInMinutes"))
+	if tn := it.Get("timeoutInMinutes"); tn != nil && tn.Kind == ScalarNode && strings.TrimSpace(tn.Value) == "0" {
+		j.NoTimeout = true // "Jobs": zero means the job can run forever on self-hosted agents
+	}
 	j.CancelTimeoutInMinutes = c.integer(it.Get("cancelTimeoutInMinutes"), joinPath(jp, "cancelTimeoutInMinutes"))
 	j.Variables = c.variables(it.Get("variables"), joinPath(jp, "variables"))
 	j.Pool = c.pool(it.Get("pool"), joinPath(jp, "pool"))
@@ -222,8 +226,21 @@ func (c *compiler) jobStrategy(s *Node, sp string, j plan.Job) []plan.Job {
 	base := orDefault(j.DisplayName, j.Name)
 	if m != nil {
 		if m.Kind == ScalarNode {
-			c.add(m, joinPath(sp, "matrix"), "a matrix from a runtime expression is not supported: write the matrix in YAML or build it with ${{ each }}")
-			return nil
+			inner, ok := expr.RuntimeExpression(m.Value)
+			if !ok {
+				c.add(m, joinPath(sp, "matrix"), "matrix must be a mapping of leg names to variables, or a runtime expression $[ ] that gives one, not %q", m.Value)
+				return nil
+			}
+			if e, err := expr.Parse(inner); err != nil {
+				c.add(m, joinPath(sp, "matrix"), "runtime expression %s: %v", m.Value, err)
+				return nil
+			} else if err := e.Validate(expr.Runtime, nil); err != nil {
+				c.add(m, joinPath(sp, "matrix"), "runtime expression %s: %v", m.Value, err)
+				return nil
+			}
+			l := j
+			l.RuntimeMatrix = &plan.RuntimeMatrix{Expr: strings.TrimSpace(inner), MaxParallel: maxPar}
+			return []plan.Job{l}
 		}
 		if m.IsNull() || (m.Kind == MappingNode && len(m.Pairs) == 0) {
 			return nil
@@ -333,6 +350,9 @@ func (c *compiler) deployment(it *Node, jp string, pool *plan.Pool) *compiledJob
 	c.mapping(it, jp, "deployment", deploymentKeys)
 	j := plan.Job{Kind: plan.KindDeployment, Pos: it.Pos}
 	j.Name = c.ident(it.Get("deployment"), joinPath(jp, "deployment"), "deployment")
+	if j.Name == "deploy" {
+		c.add(it.Get("deployment"), joinPath(jp, "deployment"), "deployment name %q is a keyword that Azure Pipelines does not allow as a deployment name: choose another name, like Deploy_app", j.Name)
+	}
 	cj := c.jobCommon(it, jp, &j, pool)
 	j.Environment = c.environment(it.Get("environment"), joinPath(jp, "environment"))
 	if j.Environment == nil {

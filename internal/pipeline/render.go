@@ -40,6 +40,12 @@ func WriteText(w io.Writer, p *plan.Plan) error {
 			if j.Pool != nil && j.Pool.Server {
 				extra += " (agentless)"
 			}
+			if m := j.RuntimeMatrix; m != nil {
+				extra += " matrix=$[ " + m.Expr + " ]"
+				if m.MaxParallel > 0 {
+					extra += fmt.Sprintf(" maxParallel=%d", m.MaxParallel)
+				}
+			}
 			fmt.Fprintf(b, "  %s %s%s%s%s%s\n", kind, j.Name, display(j.DisplayName, j.Name), deps(j.DependsOn), cond(j.Condition), extra)
 			for _, v := range j.Variables {
 				writeVar(b, "    ", v)

@@ -100,9 +100,12 @@ type Job struct {
 	// names are of the expanded legs.
 	DependsOn []string `json:"dependsOn"`
 	// Condition is a runtime condition; empty means succeeded().
-	Condition              string     `json:"condition,omitempty"`
-	ContinueOnError        bool       `json:"continueOnError,omitempty"`
-	TimeoutInMinutes       int        `json:"timeoutInMinutes,omitempty"` // 0: the default (60)
+	Condition        string `json:"condition,omitempty"`
+	ContinueOnError  bool   `json:"continueOnError,omitempty"`
+	TimeoutInMinutes int    `json:"timeoutInMinutes,omitempty"` // 0: the default (60)
+	// NoTimeout is timeoutInMinutes: 0 written out: the job has no time
+	// limit, as on Azure's self-hosted agents.
+	NoTimeout              bool       `json:"noTimeout,omitempty"`
 	CancelTimeoutInMinutes int        `json:"cancelTimeoutInMinutes,omitempty"`
 	Pool                   *Pool      `json:"pool,omitempty"`
 	Container              *Container `json:"container,omitempty"`
@@ -114,6 +117,9 @@ type Job struct {
 
 	// Expansion: the leg of a matrix or parallel strategy this job is.
 	Expansion *Expansion `json:"expansion,omitempty"`
+	// RuntimeMatrix is a matrix given as a runtime expression, expanded
+	// into legs when the job is about to run.
+	RuntimeMatrix *RuntimeMatrix `json:"runtimeMatrix,omitempty"`
 
 	// Steps of a regular job, in order.
 	Steps []Step `json:"steps,omitempty"`
@@ -130,6 +136,16 @@ type Job struct {
 	Hooks []Hook `json:"hooks,omitempty"`
 
 	Pos Pos `json:"pos"`
+}
+
+// RuntimeMatrix is strategy.matrix: $[ expr ]. The expression (its text
+// inside $[ ]) evaluates to a JSON object of leg names to variables, as
+// {'a': {'myvar': 'A'}, 'b': {'myvar': 'B'}}; each leg runs as the job
+// named <job>_<leg>, and the job's result and outputs (<leg>.step.var) are
+// its legs' together.
+type RuntimeMatrix struct {
+	Expr        string `json:"expr"`
+	MaxParallel int    `json:"maxParallel,omitempty"`
 }
 
 // Expansion describes one leg of a matrix or parallel strategy.

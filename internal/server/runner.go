@@ -168,7 +168,8 @@ func (r *Runner) Start(ctx context.Context, req trigger.Request) (string, error)
 	p, err := pipeline.Compile(os.DirFS(src.dir), file, pipeline.Options{
 		Input: pipeline.Input{
 			Event: event, Branch: branch, TargetBranch: req.TargetBranch, PullRequest: req.PullRequest, Vars: req.Variables,
-			Predefined: map[string]string{"Build.Repository.Name": repo.Name, "Build.SourceVersion": src.commit},
+			Predefined: map[string]string{"Build.Repository.Name": repo.Name, "Build.SourceVersion": src.commit,
+				"Build.DefinitionName": name, "System.DefinitionName": name, "System.TeamProject": repo.Name},
 		},
 		ValidateTask: func(name string) error {
 			if task.Known(name) {
