@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"conveyor.dev/conveyor/internal/store"
+	"conveyor.dev/conveyor/internal/store/pgtest"
 )
 
 // TestMain lets a test re-execute this test binary as the conveyor CLI:
@@ -23,7 +24,7 @@ func TestMain(m *testing.M) {
 		main()
 		return
 	}
-	os.Exit(m.Run())
+	os.Exit(pgtest.Main(m)) // m.Run, then stop the PostgreSQL of the tests, if started
 }
 
 // cli runs the CLI in this process and returns its output and exit code.

@@ -4,6 +4,10 @@ import (
 	"net"
 	"strings"
 	"testing"
+
+	"conveyor.dev/conveyor/internal/server"
+	"conveyor.dev/conveyor/internal/server/client"
+	"conveyor.dev/conveyor/internal/store/pgtest"
 )
 
 // TestServerDatabaseErrorsHidePassword passes a PostgreSQL URL nobody
@@ -43,5 +47,29 @@ func TestServerDatabaseErrorsHidePassword(t *testing.T) {
 				t.Errorf("output shows the password: %s", out)
 			}
 		})
+	}
+}
+
+// TestTokenCreateOnAPostgresServer makes a token with conveyor token create
+// in the PostgreSQL database of a running server (CONVEYOR_DATABASE, as the
+// server's --database): the server accepts it at once.
+func TestTokenCreateOnAPostgresServer(t *testing.T) {
+	db, data := pgtest.URL(t), t.TempDir()
+	app, err := server.Start(t.Context(), server.Options{DataDir: data, Database: db, Listen: "127.0.0.1:0", LocalAgents: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer app.Close()
+	t.Setenv("CONVEYOR_DATABASE", db)
+	out, code := cli(t, "token", "create", "--user", "ops", "--role", "operator", "--data", t.TempDir())
+	if code != 0 {
+		t.Fatalf("token create: exit %d: %s", code, out)
+	}
+	c, err := client.New(app.URL(), strings.TrimSpace(out))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.ListRuns(t.Context(), client.RunFilter{}); err != nil {
+		t.Errorf("the server refuses the token made in its database: %v", err)
 	}
 }

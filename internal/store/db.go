@@ -34,6 +34,24 @@ type SQLite = DB
 
 var _ Store = (*DB)(nil)
 
+// dialect is what differs between the databases. The store's SQL is
+// written once, in the subset both understand: ? placeholders (rewritten
+// for PostgreSQL by its connector), ON CONFLICT, RETURNING, "user" quoted.
+type dialect struct {
+	name string
+	// migrations is the folder of migrationFS holding the dialect's
+	// NNNN_*.sql files: the same versions for every dialect.
+	migrations string
+	// txOptions are those of write transactions (inTx).
+	txOptions *sql.TxOptions
+	// retryable reports whether a failed write transaction lost a race and
+	// is worth running again.
+	retryable func(error) bool
+	// lockAudit, when set, runs before an audit entry is added, so entries
+	// commit in the order of their sequence numbers.
+	lockAudit string
+}
+
 // Option configures Open.
 type Option func(*options) error
 

@@ -77,6 +77,7 @@ func BenchmarkHotLease(b *testing.B) {
 			s := db.open(b)
 			ctx := b.Context()
 			b.SetParallelism(8)
+			b.ResetTimer()
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
 					l := store.Lease{RunID: "R", JobID: "Build.Job", Spec: []byte(`{"jobId":"Build.Job"}`)}

@@ -149,39 +149,41 @@ func (s *DB) ListLeases(ctx context.Context, states ...LeaseState) ([]Lease, err
 // lease is no longer queued (another agent got it first) or agent lost it
 // before.
 func (s *DB) AcquireLease(ctx context.Context, id, agent, token string, expires time.Time) (Lease, error) {
-	var out Lease
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		ls, err := scanLeases(ctx, tx, `WHERE id = ?`, id)
-		if err != nil {
-			return err
-		}
-		if len(ls) == 0 {
-			return ErrNotFound
-		}
-		l := ls[0]
-		if l.State != LeaseQueued || slices.Contains(l.Excluded, agent) {
-			return ErrLeaseLost
-		}
-		now := s.now().UTC()
-		// Only the grant that finds the lease as read wins, whatever the
-		// isolation: a second one matches no row.
-		res, err := tx.ExecContext(ctx, `UPDATE leases SET state = ?, agent = ?, token = ?, attempt = ?, expires_at = ?, updated_at = ?
-			WHERE id = ? AND state = ? AND attempt = ?`,
-			string(LeaseLeased), agent, token, l.Attempt+1, nanos(expires), now.UnixNano(), id, string(LeaseQueued), l.Attempt)
-		if err != nil {
-			return err
-		}
-		if n, err := res.RowsAffected(); err != nil || n == 0 {
-			return cmp.Or(err, ErrLeaseLost)
-		}
-		l.State, l.Agent, l.Token, l.Attempt, l.ExpiresAt, l.UpdatedAt = LeaseLeased, agent, token, l.Attempt+1, expires, now
-		out = l
-		return nil
-	})
+	l, err := s.acquireLease(ctx, id, agent, token, expires)
 	if err != nil {
 		return Lease{}, fmt.Errorf("acquire lease %s for agent %s: %w", id, agent, err)
 	}
-	return out, nil
+	return l, nil
+}
+
+// acquireLease needs no transaction: a lease is queued with a given attempt
+// count once (each grant counts one more), and the agents it excludes
+// change only with its attempts, so the conditional UPDATE grants the lease
+// as read or matches no row, however many agents race for it.
+func (s *DB) acquireLease(ctx context.Context, id, agent, token string, expires time.Time) (Lease, error) {
+	ls, err := scanLeases(ctx, s.db, `WHERE id = ?`, id)
+	if err != nil {
+		return Lease{}, err
+	}
+	if len(ls) == 0 {
+		return Lease{}, ErrNotFound
+	}
+	l := ls[0]
+	if l.State != LeaseQueued || slices.Contains(l.Excluded, agent) {
+		return Lease{}, ErrLeaseLost
+	}
+	now := s.now().UTC()
+	res, err := s.db.ExecContext(ctx, `UPDATE leases SET state = ?, agent = ?, token = ?, attempt = ?, expires_at = ?, updated_at = ?
+		WHERE id = ? AND state = ? AND attempt = ?`,
+		string(LeaseLeased), agent, token, l.Attempt+1, nanos(expires), now.UnixNano(), id, string(LeaseQueued), l.Attempt)
+	if err != nil {
+		return Lease{}, err
+	}
+	if n, err := res.RowsAffected(); err != nil || n == 0 {
+		return Lease{}, cmp.Or(err, ErrLeaseLost)
+	}
+	l.State, l.Agent, l.Token, l.Attempt, l.ExpiresAt, l.UpdatedAt = LeaseLeased, agent, token, l.Attempt+1, expires, now
+	return l, nil
 }
 
 // RenewLease moves the expiry of a lease the token holds to expires. The

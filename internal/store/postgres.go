@@ -7,9 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/lib/pq"
 )
@@ -194,11 +196,33 @@ func (c rebindConn) PrepareContext(ctx context.Context, q string) (driver.Stmt, 
 }
 
 func (c rebindConn) QueryContext(ctx context.Context, q string, args []driver.NamedValue) (driver.Rows, error) {
-	return c.pqConn.QueryContext(ctx, rebind(q), args)
+	return c.pqConn.QueryContext(ctx, rebind(q), validText(args))
 }
 
 func (c rebindConn) ExecContext(ctx context.Context, q string, args []driver.NamedValue) (driver.Result, error) {
-	return c.pqConn.ExecContext(ctx, rebind(q), args)
+	return c.pqConn.ExecContext(ctx, rebind(q), validText(args))
+}
+
+// validText makes string arguments valid PostgreSQL text, which must be
+// UTF-8 without NUL: SQLite keeps any bytes, so a commit message in
+// Latin-1 or a stray NUL in a step name must not fail a run here. Invalid
+// bytes become U+FFFD; NULs are dropped.
+func validText(args []driver.NamedValue) []driver.NamedValue {
+	var out []driver.NamedValue
+	for i, a := range args {
+		v, ok := a.Value.(string)
+		if !ok || (utf8.ValidString(v) && !strings.Contains(v, "\x00")) {
+			continue
+		}
+		if out == nil {
+			out = slices.Clone(args)
+		}
+		out[i].Value = strings.ReplaceAll(strings.ToValidUTF8(v, "\uFFFD"), "\x00", "")
+	}
+	if out == nil {
+		return args
+	}
+	return out
 }
 
 // rebind rewrites the ? placeholders of q to $1, $2, …, leaving string

@@ -273,3 +273,32 @@ func TestPostgresOpenErrorsHidePassword(t *testing.T) {
 		})
 	}
 }
+
+// TestTextThatIsNotUTF8 stores a run whose reason has Latin-1 bytes and a
+// NUL: SQLite keeps the bytes, PostgreSQL (text must be UTF-8 without NUL)
+// stores U+FFFD for the bad byte and drops the NUL; neither fails.
+func TestTextThatIsNotUTF8(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		open storetest.Opener
+		want string
+	}{
+		{"sqlite", storetest.NewTestStore, "caf\xe9\x00 au lait"},
+		{"postgres", storetest.NewPostgresStore, "caf\uFFFD au lait"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			s := tt.open(t)
+			r := store.Run{Pipeline: "ci", Reason: "caf\xe9\x00 au lait"}
+			if err := s.CreateRun(t.Context(), &r); err != nil {
+				t.Fatal(err)
+			}
+			got, err := s.GetRun(t.Context(), r.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Reason != tt.want {
+				t.Errorf("reason = %q, want %q", got.Reason, tt.want)
+			}
+		})
+	}
+}

@@ -12,6 +12,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"conveyor.dev/conveyor/internal/store"
+	"conveyor.dev/conveyor/internal/store/pgtest"
 	"conveyor.dev/conveyor/internal/store/storetest"
 )
 
@@ -102,13 +103,25 @@ func TestLogPathLayout(t *testing.T) {
 // another handle on the same files: as from another process, so the tail
 // learns of new lines and of the end by polling.
 func TestTailLogAcrossHandles(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "conveyor.db")
-	writer, err := store.Open(t.Context(), path)
+	for _, db := range []struct {
+		name string
+		dsn  func(t testing.TB) string
+	}{
+		{"sqlite", func(t testing.TB) string { return filepath.Join(t.TempDir(), "conveyor.db") }},
+		{"postgres", pgtest.URL},
+	} {
+		t.Run(db.name, func(t *testing.T) { testTailLogAcrossHandles(t, db.dsn(t)) })
+	}
+}
+
+func testTailLogAcrossHandles(t *testing.T, dsn string) {
+	logs := store.WithLogDir(filepath.Join(t.TempDir(), "logs"))
+	writer, err := store.Open(t.Context(), dsn, logs)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer writer.Close()
-	reader, err := store.Open(t.Context(), path, store.WithTailPoll(5*time.Millisecond))
+	reader, err := store.Open(t.Context(), dsn, logs, store.WithTailPoll(5*time.Millisecond))
 	if err != nil {
 		t.Fatal(err)
 	}

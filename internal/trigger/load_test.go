@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"conveyor.dev/conveyor/internal/store"
+	"conveyor.dev/conveyor/internal/store/storetest"
 )
 
 // loadFixture is the webhook receiver backed by the SQLite store, served
@@ -26,12 +27,18 @@ type loadFixture struct {
 
 func newLoadFixture(tb testing.TB) *loadFixture {
 	tb.Helper()
-	f := newFixture(tb)
 	st, err := store.Open(tb.Context(), filepath.Join(tb.TempDir(), "conveyor.db"))
 	if err != nil {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { st.Close() })
+	return newLoadFixtureOn(tb, st)
+}
+
+// newLoadFixtureOn is newLoadFixture with the delivery ids kept in st.
+func newLoadFixtureOn(tb testing.TB, st Deliveries) *loadFixture {
+	tb.Helper()
+	f := newFixture(tb)
 	f.webhooks = NewWebhooks(f.d, st)
 	commits := []string{f.repo.head()}
 	for i := range 20 {
@@ -140,6 +147,14 @@ func (lf *loadFixture) round(tb testing.TB, id string, good, bad int) loadResult
 // measures how fast.
 func TestWebhookLoad(t *testing.T) {
 	lf := newLoadFixture(t)
+	res := lf.round(t, "", 500, 50)
+	t.Logf("%d deliveries in %v", res.deliveries, res.elapsed.Round(time.Millisecond))
+}
+
+// TestWebhookLoadOnPostgres is TestWebhookLoad with the delivery ids in
+// PostgreSQL: replays racing their originals still start no second run.
+func TestWebhookLoadOnPostgres(t *testing.T) {
+	lf := newLoadFixtureOn(t, storetest.NewPostgresStore(t))
 	res := lf.round(t, "", 500, 50)
 	t.Logf("%d deliveries in %v", res.deliveries, res.elapsed.Round(time.Millisecond))
 }
