@@ -140,7 +140,9 @@ var uiFuncs = template.FuncMap{
 	"join":     strings.Join,
 	"inc":      func(n int64) int64 { return n + 1 },
 	"pipeline": func(p string) string { return "/ui/runs?pipeline=" + url.QueryEscape(p) },
-	"past":     func(d string) string { return map[string]string{decisionApprove: "approved", decisionReject: "rejected"}[d] },
+	"past": func(d string) string {
+		return map[string]string{decisionApprove: "approved", decisionReject: "rejected"}[d]
+	},
 	"dict": func(kv ...any) (map[string]any, error) {
 		if len(kv)%2 != 0 {
 			return nil, fmt.Errorf("dict: odd number of arguments")
