@@ -2,6 +2,9 @@ package server
 
 import (
 	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"strings"
@@ -43,8 +46,12 @@ func TestUIInBrowser(t *testing.T) {
 	defer cancelAlloc()
 	ctx, cancelBrowser := chromedp.NewContext(alloc, chromedp.WithLogf(t.Logf))
 	defer cancelBrowser()
-	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
 	defer cancel()
+	// The browser starts with ctx (a step's own deadline would end it).
+	if err := chromedp.Do(ctx); err != nil {
+		t.Fatalf("start %s: %v", exe, err)
+	}
 	// fail reports what went wrong with the page the browser is on.
 	fail := func(what string, err error) {
 		t.Helper()
@@ -56,7 +63,9 @@ func TestUIInBrowser(t *testing.T) {
 	}
 	do := func(what string, steps ...chromedp.Action[chromedp.Void]) {
 		t.Helper()
-		if err := chromedp.Do(ctx, steps...); err != nil {
+		sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		if err := chromedp.Do(sctx, steps...); err != nil {
 			fail(what, err)
 		}
 	}
@@ -128,8 +137,16 @@ func TestUIInBrowser(t *testing.T) {
 	if end := f.waitState(t, f.run.ID, store.StateCompleted); end.Result != store.ResultSucceeded {
 		t.Fatalf("the approved run = %s, want succeeded", end.Result)
 	}
-	do("see the result",
-		chromedp.Navigate(f.app.URL()+"/ui/runs/"+f.run.ID),
+	// A forge's commit status links to the run's page from another site
+	// (localhost is not 127.0.0.1's site): the signed-in browser lands on
+	// the page, not on the sign-in form.
+	forge := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, `<!doctype html><a id="status" href="%s">conveyor/deliver</a>`, f.app.URL()+RunPagePath(f.run.ID))
+	}))
+	defer forge.Close()
+	do("follow the forge's link",
+		chromedp.Navigate(strings.Replace(forge.URL, "127.0.0.1", "localhost", 1)),
+		chromedp.Click(chromedp.CSS("#status")),
 		chromedp.WaitVisible(chromedp.CSS("h1 .status")))
 	status, decisions := text("h1 .status"), text(sel+" .decisions")
 	if status != "succeeded" || !strings.Contains(decisions, "bob approved") || !strings.Contains(decisions, "ship it") {

@@ -185,6 +185,9 @@ type browser struct {
 	t    *testing.T
 	base string
 	c    *http.Client
+	// site is the Sec-Fetch-Site header of its requests: same-origin, as
+	// a browser moving within the UI sends ("" for none).
+	site string
 }
 
 func newBrowser(t *testing.T, app *App) *browser {
@@ -193,7 +196,7 @@ func newBrowser(t *testing.T, app *App) *browser {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &browser{t: t, base: app.URL(), c: &http.Client{Jar: jar,
+	return &browser{t: t, base: app.URL(), site: "same-origin", c: &http.Client{Jar: jar,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
 }
 
@@ -206,6 +209,9 @@ type page struct {
 
 func (b *browser) do(req *http.Request) page {
 	b.t.Helper()
+	if b.site != "" {
+		req.Header.Set("Sec-Fetch-Site", b.site)
+	}
 	resp, err := b.c.Do(req)
 	if err != nil {
 		b.t.Fatal(err)

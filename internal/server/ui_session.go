@@ -156,9 +156,9 @@ func (s *Server) uiPrincipal(r *http.Request) (*uiSession, principal, error) {
 }
 
 // uiRequire wraps a web UI handler: without a session it sends the
-// browser to sign in (a live log stream answers 401); a role too small for
-// need gets a 403 page saying so; a POST must carry the session's CSRF
-// token.
+// browser to sign in (a form or a live log stream answers 401); a role too
+// small for need gets a 403 page saying so; a POST must carry the
+// session's CSRF token.
 func (s *Server) uiRequire(need Role, h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		sess, p, err := s.uiPrincipal(r)
@@ -171,7 +171,16 @@ func (s *Server) uiRequire(need Role, h http.HandlerFunc) http.HandlerFunc {
 				s.uiError(w, r, http.StatusUnauthorized, "You are not signed in, or your session ended: sign in again.")
 				return
 			}
-			http.Redirect(w, r, "/ui/login?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
+			login := "/ui/login?next=" + url.QueryEscape(r.URL.RequestURI())
+			switch r.Header.Get("Sec-Fetch-Site") {
+			case "same-origin", "same-site", "none":
+				http.Redirect(w, r, login, http.StatusSeeOther)
+			default:
+				// A link from elsewhere (a forge's commit status) does not
+				// carry the SameSite=Strict cookie; a hop started by this
+				// page does, so a signed-in browser goes on to the page.
+				s.render(w, r, http.StatusOK, "hop", uiPage{Title: "Sign in", Data: login})
+			}
 			return
 		}
 		ctx := context.WithValue(context.WithValue(r.Context(), principalKey{}, p), uiSessionKey{}, sess)

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"encoding/json"
 	"html"
 	"net/http"
 	"net/url"
@@ -8,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"conveyor.dev/conveyor/internal/config"
 	"conveyor.dev/conveyor/internal/store"
 )
 
@@ -35,6 +37,16 @@ func TestUISignInAndOut(t *testing.T) {
 			t.Errorf("GET %s without a session = %d to %q, want 303 to %s", path, p.status, p.header.Get("Location"), want)
 		}
 	}
+	// A link from another site (a forge's commit status) comes without the
+	// SameSite=Strict cookie: a hop from this site's page brings it.
+	for _, site := range []string{"cross-site", ""} {
+		b.site = site
+		p := b.get("/ui/runs/NORUN")
+		if want := `<meta http-equiv="refresh" content="0; url=/ui/login?next=%2Fui%2Fruns%2FNORUN">`; p.status != http.StatusOK || !strings.Contains(p.body, want) {
+			t.Errorf("GET a run page from %q without a session = %d, want 200 with %s:\n%s", site, p.status, want, p.body)
+		}
+	}
+	b.site = "same-origin"
 	// Forms and the live log answer 401 without a session.
 	for _, rt := range app.Server.uiRoutes() {
 		if rt.role == "" {
@@ -380,5 +392,46 @@ func TestUIEscapesHostileNames(t *testing.T) {
 		if !strings.Contains(p.body, "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;") {
 			t.Errorf("GET %s does not show the hostile name escaped:\n%s", path, p.body)
 		}
+	}
+}
+
+// TestUIEnvironmentsShowDeployments: the environments page shows what
+// runs in each environment (the latest deployment of each namespace and
+// pipeline, by digest) and the recent ones; neither it nor the API shows
+// the applied manifests, which may hold Secrets.
+func TestUIEnvironmentsShowDeployments(t *testing.T) {
+	app, _ := testServer(t, nil, func(o *Options) {
+		o.LocalAgents = -1
+		o.Config.Environments = map[string]config.Environment{"staging": {Cluster: "local", Namespace: "staging"}}
+	})
+	token, err := CreateToken(t.Context(), app.Store, "vic", RoleViewer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const secretData = "c3VwZXJzZWNyZXQ=" // a Secret's data in the manifests
+	old, cur := "nonprod/webapp@sha256:"+strings.Repeat("1", 64), "nonprod/webapp@sha256:"+strings.Repeat("2", 64)
+	for _, img := range []string{old, cur} {
+		d := store.Deployment{Environment: "staging", Namespace: "staging", Pipeline: "cd", RunID: "01RUN" + img[len(img)-1:], Commit: strings.Repeat("a", 40),
+			Images: []string{img}, Objects: []store.DeployedObject{{Kind: "Deployment", Name: "webapp"}},
+			Manifests: []byte("kind: Secret\ndata: {password: " + secretData + "}\n")}
+		if err := app.Store.AddDeployment(t.Context(), &d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p := signedIn(t, app, token).get("/ui/environments")
+	now, recent, _ := strings.Cut(p.body, "Recent deployments")
+	if !strings.Contains(now, cur) || strings.Contains(now, old) || !strings.Contains(recent, old) || !strings.Contains(recent, cur) {
+		t.Errorf("environments page: want %s running now and both in the recent deployments:\n%s", cur, p.body)
+	}
+	if !strings.Contains(p.body, "cluster local · namespace staging") {
+		t.Errorf("environments page does not show staging's cluster and namespace:\n%s", p.body)
+	}
+	var ds []DeploymentView
+	if st := api(t, app, token, "GET", "/api/v1/deployments?environment=staging", nil, &ds); st != http.StatusOK || len(ds) != 2 || ds[0].Images[0] != cur || ds[0].Revision != 2 {
+		t.Errorf("GET /api/v1/deployments = %d %+v, want both, newest first", st, ds)
+	}
+	raw, _ := json.Marshal(ds)
+	if strings.Contains(p.body, secretData) || strings.Contains(string(raw), secretData) {
+		t.Errorf("the applied manifests are shown")
 	}
 }
