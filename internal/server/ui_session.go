@@ -200,7 +200,7 @@ func (s *Server) uiRequire(need Role, h http.HandlerFunc) http.HandlerFunc {
 // safeNext returns next when it is a page of the web UI, else the runs
 // list: signing in never sends the browser elsewhere.
 func safeNext(next string) string {
-	if strings.HasPrefix(next, "/ui/") && !strings.HasPrefix(next, "/ui/login") && !strings.ContainsAny(next, "\\\r\n") {
+	if strings.HasPrefix(next, "/ui/") && !strings.HasPrefix(next, "/ui/login") && !strings.ContainsAny(next, "\\\r\n") && !strings.Contains(next, "..") {
 		return next
 	}
 	return "/ui/runs"

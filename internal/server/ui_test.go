@@ -133,7 +133,7 @@ func TestUISignInAndOut(t *testing.T) {
 		t.Errorf("the login page when signed in = %d to %q, want 303 to /ui/approvals", p.status, p.header.Get("Location"))
 	}
 	// The next page is always one of the UI's.
-	for _, next := range []string{"https://evil.example/", "//evil.example/ui/", "/api/v1/tokens", "/ui/login"} {
+	for _, next := range []string{"https://evil.example/", "//evil.example/ui/", "/api/v1/tokens", "/ui/login", "/ui/../api/v1/tokens"} {
 		if p := newBrowser(t, app).signIn(viewer, next); p.header.Get("Location") != "/ui/runs" {
 			t.Errorf("sign in with next %q goes to %q, want /ui/runs", next, p.header.Get("Location"))
 		}
@@ -186,7 +186,7 @@ func TestUIRunsApprovalsAndRoles(t *testing.T) {
 
 	// The runs list, filtered.
 	list := vic.get("/ui/runs?pipeline=deliver")
-	for _, want := range []string{`href="` + runPath + `"`, ">deliver<", "#1", ">manual<", ">refs/heads/main<", "ann", f.run.Commit[:12]} {
+	for _, want := range []string{`href="` + runPath + `"`, ">deliver<", "#1", ">manual<", ">refs/heads/main<", "<td>ann</td>", f.run.Commit[:12]} {
 		if !strings.Contains(list.body, want) {
 			t.Errorf("runs of deliver: no %q in\n%s", want, list.body)
 		}
@@ -344,6 +344,59 @@ func TestUIRunsApprovalsAndRoles(t *testing.T) {
 	}
 	if p := oli.get(newPath); !strings.Contains(p.body, "s-canceled") || !strings.Contains(p.body, "Retry run") {
 		t.Errorf("the canceled run's page:\n%s", p.body)
+	}
+}
+
+// TestUIRoleMatrix: every page and form of the web UI needs the role the
+// same thing needs in the API; a signed-in user whose role is too small
+// gets 403, anyone else gets past the check.
+func TestUIRoleMatrix(t *testing.T) {
+	app, _ := testServer(t, nil, func(o *Options) { o.LocalAgents = -1 })
+	browsers := map[Role]*browser{}
+	for _, r := range []Role{RoleViewer, RoleOperator, RoleApprover, RoleAdmin} {
+		secret, err := CreateToken(t.Context(), app.Store, "user-"+string(r), r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		browsers[r] = signedIn(t, app, secret)
+	}
+	// Each form needs the role of the API route that does the same.
+	apiRole := map[string]Role{}
+	for _, rt := range app.Server.routes {
+		apiRole[rt.method+" "+rt.pattern] = rt.role
+	}
+	for _, rt := range app.Server.uiRoutes() {
+		same, ok := map[string]string{"/ui/runs/{run}/cancel": "/api/v1/runs/{run}/cancel", "/ui/runs/{run}/retry": "/api/v1/runs/{run}/retry",
+			"/ui/approvals/{approval}/approve": "/api/v1/approvals/{approval}/approve", "/ui/approvals/{approval}/reject": "/api/v1/approvals/{approval}/reject",
+			"/ui/runs": "/api/v1/runs", "/ui/runs/{run}": "/api/v1/runs/{run}", "/ui/runs/{run}/logs/{record}": "/api/v1/runs/{run}/logs/{record}",
+			"/ui/runs/{run}/logs/{record}/stream": "/api/v1/runs/{run}/logs/{record}/stream", "/ui/approvals": "/api/v1/approvals",
+			"/ui/environments": "/api/v1/environments", "/ui/audit": "/api/v1/audit"}[rt.pattern]
+		if want := apiRole[rt.method+" "+same]; ok && rt.role != want {
+			t.Errorf("%s %s needs %s; %s in the API needs %s", rt.method, rt.pattern, rt.role, same, want)
+		}
+	}
+	for _, rt := range app.Server.uiRoutes() {
+		if rt.role == "" || rt.pattern == "/ui/logout" {
+			continue // signing out is for every role, and ends the session
+		}
+		for who, b := range browsers {
+			name := rt.method + " " + rt.pattern + " as " + string(who)
+			path := strings.NewReplacer("{run}", "NORUN", "{record}", "Build.Job.step1", "{approval}", "NOAPPROVAL").Replace(rt.pattern)
+			var p page
+			if rt.method == "POST" {
+				p = b.post(path, url.Values{"csrf": {b.csrfFor()}})
+			} else {
+				p = b.get(path)
+			}
+			switch {
+			case !who.allows(rt.role):
+				if p.status != http.StatusForbidden || !strings.Contains(p.body, "this needs "+string(rt.role)) {
+					t.Errorf("%s: %d, want 403 saying it needs %s", name, p.status, rt.role)
+				}
+			case p.status == http.StatusForbidden || p.status == http.StatusUnauthorized || p.status >= 500:
+				t.Errorf("%s: %d, want access:\n%s", name, p.status, p.body)
+			}
+		}
 	}
 }
 
