@@ -125,7 +125,11 @@ var uiFuncs = template.FuncMap{
 		if end.IsZero() {
 			end = time.Now()
 		}
-		return end.Sub(start).Round(time.Second).String()
+		d := end.Sub(start)
+		if d < time.Minute {
+			return d.Round(100 * time.Millisecond).String()
+		}
+		return d.Round(time.Second).String()
 	},
 	"short": func(s string) string {
 		if len(s) > 12 {
