@@ -39,7 +39,7 @@ func (s *Server) uiRoutes() []route {
 		{"GET", "/{$}", "", redirectTo("/ui/runs")},
 		{"GET", "/ui/{$}", "", redirectTo("/ui/runs")},
 		{"GET", "/ui", "", redirectTo("/ui/runs")},
-		{"GET", "/ui/static/", "", func(w http.ResponseWriter, r *http.Request) {
+		{"GET", "/ui/static/{file}", "", func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Cache-Control", "public, max-age=3600")
 			files.ServeHTTP(w, r)
 		}},

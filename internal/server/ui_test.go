@@ -66,6 +66,17 @@ func TestUISignInAndOut(t *testing.T) {
 		}
 	}
 
+	// The stylesheet and the log follower are served to anyone; the
+	// folder is not listed.
+	for path, want := range map[string]string{"/ui/static/style.css": "text/css", "/ui/static/log.js": "text/javascript"} {
+		if p := b.get(path); p.status != http.StatusOK || !strings.HasPrefix(p.header.Get("Content-Type"), want) {
+			t.Errorf("GET %s = %d %s, want 200 %s", path, p.status, p.header.Get("Content-Type"), want)
+		}
+	}
+	if p := b.get("/ui/static/"); p.status != http.StatusNotFound {
+		t.Errorf("GET /ui/static/ = %d, want 404", p.status)
+	}
+
 	login := b.get("/ui/login")
 	if csp := login.header.Get("Content-Security-Policy"); !strings.Contains(csp, "default-src 'none'") || !strings.Contains(csp, "script-src 'self'") {
 		t.Errorf("Content-Security-Policy = %q", csp)
