@@ -337,13 +337,6 @@ func (s *Server) streamLog(w http.ResponseWriter, r *http.Request) {
 		}
 		from = n + 1
 	}
-	s.tailSSE(w, r, runID, recID, attempt, from)
-}
-
-// tailSSE follows the log of a record attempt from line from as
-// server-sent events until it is finished (an "end" event) or the client
-// goes away. The API's stream and the web UI's live log both use it.
-func (s *Server) tailSSE(w http.ResponseWriter, r *http.Request, runID, recID string, attempt int, from int64) {
 	flusher, _ := w.(http.Flusher)
 	w.Header().Set("Content-Type", "text/event-stream")
 	w.Header().Set("Cache-Control", "no-cache")
@@ -352,7 +345,7 @@ func (s *Server) tailSSE(w http.ResponseWriter, r *http.Request, runID, recID st
 	if flusher != nil {
 		flusher.Flush()
 	}
-	err := s.st.TailLog(r.Context(), runID, recID, attempt, from, func(l store.LogLine) error {
+	err = s.st.TailLog(r.Context(), runID, recID, attempt, from, func(l store.LogLine) error {
 		data, _ := json.Marshal(LogLineView{N: l.N, Time: l.Time, Text: l.Text})
 		if _, err := fmt.Fprintf(w, "id: %d\nevent: line\ndata: %s\n\n", l.N, data); err != nil {
 			return err

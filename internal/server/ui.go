@@ -142,7 +142,6 @@ var uiFuncs = template.FuncMap{
 	"runPath":  RunPagePath,
 	"logPath":  logPagePath,
 	"join":     strings.Join,
-	"inc":      func(n int64) int64 { return n + 1 },
 	"pipeline": func(p string) string { return "/ui/runs?pipeline=" + url.QueryEscape(p) },
 	"past": func(d string) string {
 		return map[string]string{decisionApprove: "approved", decisionReject: "rejected"}[d]
