@@ -5,6 +5,7 @@ import (
 	"html"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -222,13 +223,18 @@ func TestUIRunsApprovalsAndRoles(t *testing.T) {
 	if !strings.Contains(logPage.body, `data-stream="/ui/runs/`+f.run.ID+`/logs/`+stepID+`/stream?attempt=1&amp;from=`) || !strings.Contains(logPage.body, `src="/ui/static/log.js"`) {
 		t.Errorf("the running step's log page does not follow it:\n%s", logPage.body)
 	}
-	// The live tail (the API's stream behind the session) from line 1.
 	f.goAhead(t)
-	req, _ := http.NewRequestWithContext(t.Context(), "GET", f.app.URL()+"/ui/runs/"+f.run.ID+"/logs/"+stepID+"/stream?from=1", nil)
+	// The live tail (the API's stream behind the session) from the line
+	// after those the page shows.
+	m := regexp.MustCompile(`data-stream="([^"]+)"`).FindStringSubmatch(logPage.body)
+	if m == nil {
+		t.Fatalf("no live tail on the running step's log page:\n%s", logPage.body)
+	}
+	req, _ := http.NewRequestWithContext(t.Context(), "GET", f.app.URL()+html.UnescapeString(m[1]), nil)
 	stream := vic.do(req)
 	if stream.status != http.StatusOK || !strings.HasPrefix(stream.header.Get("Content-Type"), "text/event-stream") ||
 		!strings.Contains(stream.body, `second line \u003cb\u003eafter\u003c/b\u003e the go-ahead`) || strings.Contains(stream.body, "first line") || !strings.Contains(stream.body, "event: end") {
-		t.Errorf("the live log from line 1 = %d %s:\n%s", stream.status, stream.header.Get("Content-Type"), stream.body)
+		t.Errorf("the live log after the page's lines = %d %s:\n%s", stream.status, stream.header.Get("Content-Type"), stream.body)
 	}
 
 	f.waitState(t, f.run.ID, store.StateWaiting)
