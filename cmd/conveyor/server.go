@@ -58,6 +58,7 @@ start; runs of a killed server resume too.`,
 				return err
 			}
 			fmt.Fprintf(cmd.ErrOrStderr(), "conveyor server listening on %s (data %s)\n", app.URL(), data)
+			fmt.Fprintf(cmd.ErrOrStderr(), "web UI at %s/ui/ (sign in with an API token)\n", app.URL())
 			if app.AdminToken != "" {
 				fmt.Fprintf(cmd.ErrOrStderr(), "admin token written to %s\n", server.AdminTokenFile(data))
 			}

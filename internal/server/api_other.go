@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -10,16 +11,33 @@ import (
 )
 
 func (s *Server) listApprovals(w http.ResponseWriter, r *http.Request) {
-	if s.approvals == nil {
-		writeJSON(w, http.StatusOK, []any{})
-		return
-	}
-	out, err := s.approvals.ListApprovals(r.Context(), r.URL.Query().Get("state"), r.URL.Query().Get("run"))
+	out, err := s.listApprovalsOf(r.Context(), r.URL.Query().Get("state"), r.URL.Query().Get("run"))
 	if err != nil {
 		s.fail(w, r, http.StatusInternalServerError, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, out)
+}
+
+// listApprovalsOf returns the approvals in state of the run runID ("" for
+// any), never nil.
+func (s *Server) listApprovalsOf(ctx context.Context, state, runID string) ([]store.Approval, error) {
+	if s.approvals == nil {
+		return []store.Approval{}, nil
+	}
+	out, err := s.approvals.ListApprovals(ctx, state, runID)
+	if out == nil {
+		out = []store.Approval{}
+	}
+	return out, err
+}
+
+// decideApproval records user's decision on the approval id.
+func (s *Server) decideApproval(ctx context.Context, id, user, decision, comment string) (store.Approval, error) {
+	if s.approvals == nil {
+		return store.Approval{}, fmt.Errorf("approval %s: %w", id, store.ErrNotFound)
+	}
+	return s.approvals.Decide(ctx, id, user, decision, comment)
 }
 
 // Decision is the body of approve and reject.
@@ -34,12 +52,7 @@ func (s *Server) decide(decision string) http.HandlerFunc {
 			s.fail(w, r, http.StatusBadRequest, err)
 			return
 		}
-		id := r.PathValue("approval")
-		if s.approvals == nil {
-			s.fail(w, r, http.StatusNotFound, fmt.Errorf("approval %s: %w", id, store.ErrNotFound))
-			return
-		}
-		out, err := s.approvals.Decide(r.Context(), id, principalOf(r.Context()).User, decision, d.Comment)
+		out, err := s.decideApproval(r.Context(), r.PathValue("approval"), principalOf(r.Context()).User, decision, d.Comment)
 		if err != nil {
 			s.fail(w, r, http.StatusInternalServerError, err)
 			return
@@ -56,12 +69,40 @@ func (s *Server) listEnvironments(w http.ResponseWriter, _ *http.Request) {
 	writeJSON(w, http.StatusOK, out)
 }
 
-func (s *Server) listDeployments(w http.ResponseWriter, r *http.Request) {
+// DeploymentView is a deployment as the API shows it: what went where,
+// never the applied manifests (they may hold Secrets).
+type DeploymentView struct {
+	Environment string                 `json:"environment"`
+	Namespace   string                 `json:"namespace"`
+	Pipeline    string                 `json:"pipeline,omitempty"`
+	Revision    int64                  `json:"revision"`
+	Run         string                 `json:"run,omitempty"`
+	Commit      string                 `json:"commit,omitempty"`
+	Images      []string               `json:"images,omitempty"`
+	Objects     []store.DeployedObject `json:"objects,omitempty"`
+	CreatedAt   time.Time              `json:"createdAt"`
+}
+
+// listDeploymentsOf returns the deployments to environment ("" for all),
+// newest first, never nil.
+func (s *Server) listDeploymentsOf(ctx context.Context, environment string) ([]DeploymentView, error) {
+	out := []DeploymentView{}
 	if s.deployments == nil {
-		writeJSON(w, http.StatusOK, []any{})
-		return
+		return out, nil
 	}
-	out, err := s.deployments.ListDeployments(r.Context(), r.URL.Query().Get("environment"))
+	ds, err := s.deployments.ListDeployments(ctx, environment)
+	if err != nil {
+		return nil, err
+	}
+	for _, d := range ds {
+		out = append(out, DeploymentView{Environment: d.Environment, Namespace: d.Namespace, Pipeline: d.Pipeline, Revision: d.Revision,
+			Run: d.RunID, Commit: d.Commit, Images: d.Images, Objects: d.Objects, CreatedAt: d.CreatedAt})
+	}
+	return out, nil
+}
+
+func (s *Server) listDeployments(w http.ResponseWriter, r *http.Request) {
+	out, err := s.listDeploymentsOf(r.Context(), r.URL.Query().Get("environment"))
 	if err != nil {
 		s.fail(w, r, http.StatusInternalServerError, err)
 		return
@@ -79,16 +120,24 @@ func (s *Server) audit(w http.ResponseWriter, r *http.Request) {
 		}
 		limit = n
 	}
-	if s.approvals == nil {
-		writeJSON(w, http.StatusOK, []any{})
-		return
-	}
-	out, err := s.approvals.Audit(r.Context(), limit)
+	out, err := s.auditLog(r.Context(), limit)
 	if err != nil {
 		s.fail(w, r, http.StatusInternalServerError, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, out)
+}
+
+// auditLog returns the first limit audit entries (all for 0), never nil.
+func (s *Server) auditLog(ctx context.Context, limit int) ([]store.AuditEntry, error) {
+	if s.approvals == nil {
+		return []store.AuditEntry{}, nil
+	}
+	out, err := s.approvals.Audit(ctx, limit)
+	if out == nil {
+		out = []store.AuditEntry{}
+	}
+	return out, err
 }
 
 // TokenView is a token as the API lists it: never its secret.

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -173,16 +174,25 @@ func (s *Server) retryRun(w http.ResponseWriter, r *http.Request) {
 // runRecords returns the timeline records of the run id; when the run or
 // its records cannot be read it answers the error and returns false.
 func (s *Server) runRecords(w http.ResponseWriter, r *http.Request, id string) ([]store.Record, bool) {
-	if _, err := s.st.GetRun(r.Context(), id); err != nil {
-		s.fail(w, r, http.StatusInternalServerError, err)
-		return nil, false
-	}
-	recs, err := s.st.ListRecords(r.Context(), id)
+	_, recs, err := s.runWithRecords(r.Context(), id)
 	if err != nil {
 		s.fail(w, r, http.StatusInternalServerError, err)
 		return nil, false
 	}
 	return recs, true
+}
+
+// runWithRecords returns the run id and its timeline records.
+func (s *Server) runWithRecords(ctx context.Context, id string) (store.Run, []store.Record, error) {
+	run, err := s.st.GetRun(ctx, id)
+	if err != nil {
+		return store.Run{}, nil, err
+	}
+	recs, err := s.st.ListRecords(ctx, id)
+	if err != nil {
+		return store.Run{}, nil, err
+	}
+	return run, recs, nil
 }
 
 func (s *Server) listRecords(w http.ResponseWriter, r *http.Request) {
@@ -259,13 +269,19 @@ func (s *Server) attemptOf(r *http.Request, runID, recordID string) (int, error)
 	if err != nil {
 		return 0, err
 	}
+	return latestAttempt(recs, recordID), nil
+}
+
+// latestAttempt is the latest attempt of the record id among recs (1 when
+// it has none yet).
+func latestAttempt(recs []store.Record, id string) int {
 	attempt := 1
 	for _, rec := range recs {
-		if rec.ID == recordID && rec.Attempt > attempt {
+		if rec.ID == id && rec.Attempt > attempt {
 			attempt = rec.Attempt
 		}
 	}
-	return attempt, nil
+	return attempt
 }
 
 func (s *Server) recordLog(w http.ResponseWriter, r *http.Request) {
@@ -292,8 +308,9 @@ func (s *Server) recordLog(w http.ResponseWriter, r *http.Request) {
 
 // streamLog follows a step log as server-sent events: one "line" event per
 // line, its id the line number, then an "end" event when the log is
-// finished. A client reconnecting with Last-Event-ID resumes after that
-// line.
+// finished. It starts at line ?from= (default 0); a client reconnecting
+// with Last-Event-ID resumes after that line. The web UI's live log is the
+// same handler behind its session.
 func (s *Server) streamLog(w http.ResponseWriter, r *http.Request) {
 	runID, recID := r.PathValue("run"), r.PathValue("record")
 	if _, err := s.st.GetRun(r.Context(), runID); err != nil {
@@ -306,6 +323,12 @@ func (s *Server) streamLog(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var from int64
+	if f := r.URL.Query().Get("from"); f != "" {
+		if from, err = strconv.ParseInt(f, 10, 64); err != nil || from < 0 {
+			writeError(w, http.StatusBadRequest, fmt.Sprintf("from %q: want a line number from 0", f))
+			return
+		}
+	}
 	if last := r.Header.Get("Last-Event-ID"); last != "" {
 		n, err := strconv.ParseInt(last, 10, 64)
 		if err != nil || n < 0 {

@@ -65,11 +65,13 @@ type Options struct {
 	// Webhooks are the trigger handlers by provider (github, gitea,
 	// azure-repos), built once the runner exists.
 	Webhooks func(starter *Runner, cfg *config.Config) (map[string]WebhookHandler, error)
-	// Approvals and Deployments back their endpoints (default: empty lists).
+	// Approvals and Deployments back their endpoints and pages (default:
+	// the approval service and the deployments in the store).
 	Approvals   Approvals
 	Deployments Deployments
 	// PublicURL is the server's URL as people reach it, for the links in
-	// commit statuses (default: the URL of Listen).
+	// commit statuses to the web UI's run pages (default: the URL of
+	// Listen).
 	PublicURL string
 	// Reporter sets the commit statuses of runs (default: the forge
 	// settings of conveyor.yaml's repositories).
@@ -237,9 +239,10 @@ func Start(ctx context.Context, o Options) (*App, error) {
 	if o.Approvals != nil {
 		sopts = append(sopts, WithApprovals(o.Approvals))
 	}
-	if o.Deployments != nil {
-		sopts = append(sopts, WithDeployments(o.Deployments))
+	if o.Deployments == nil {
+		o.Deployments = storeDeployments{a.Store}
 	}
+	sopts = append(sopts, WithDeployments(o.Deployments))
 	hooks := o.Webhooks
 	if hooks == nil {
 		hooks = a.triggers(data)
@@ -266,7 +269,7 @@ func Start(ctx context.Context, o Options) (*App, error) {
 		if public == "" {
 			public = a.URL()
 		}
-		follow.reporter = forge.NewReporter(o.Config, func(id string) string { return public + "/api/v1/runs/" + id }, nil)
+		follow.reporter = forge.NewReporter(o.Config, func(id string) string { return public + RunPagePath(id) }, nil)
 	}
 	if a.dispatcher != nil {
 		follow.completions = a.dispatcher

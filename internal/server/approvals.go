@@ -45,33 +45,36 @@ type approvalAPI struct {
 	svc *approval.Service
 }
 
-func (a approvalAPI) ListApprovals(ctx context.Context, state, runID string) (any, error) {
-	out, err := a.svc.List(ctx, store.ApprovalFilter{RunID: runID, State: store.ApprovalState(state)})
-	if out == nil {
-		out = []store.Approval{}
-	}
-	return out, err
+func (a approvalAPI) ListApprovals(ctx context.Context, state, runID string) ([]store.Approval, error) {
+	return a.svc.List(ctx, store.ApprovalFilter{RunID: runID, State: store.ApprovalState(state)})
 }
 
-func (a approvalAPI) Decide(ctx context.Context, id, user, decision, comment string) (any, error) {
+func (a approvalAPI) Decide(ctx context.Context, id, user, decision, comment string) (store.Approval, error) {
 	out, err := a.svc.Decide(ctx, id, user, decision, comment)
 	switch {
 	case err == nil:
 		return out, nil
 	case errors.Is(err, approval.ErrNotApprover), errors.Is(err, approval.ErrRequesterCannotApprove):
-		return nil, fmt.Errorf("%w: %w", ErrForbidden, err)
+		return store.Approval{}, fmt.Errorf("%w: %w", ErrForbidden, err)
 	case errors.Is(err, approval.ErrAlreadyDecided), errors.Is(err, approval.ErrDigestChanged):
-		return nil, fmt.Errorf("%w: %w", ErrConflict, err)
+		return store.Approval{}, fmt.Errorf("%w: %w", ErrConflict, err)
 	case errors.Is(err, approval.ErrBadDecision):
-		return nil, fmt.Errorf("%w: %w", ErrBadRequest, err)
+		return store.Approval{}, fmt.Errorf("%w: %w", ErrBadRequest, err)
 	}
-	return nil, err
+	return store.Approval{}, err
 }
 
-func (a approvalAPI) Audit(ctx context.Context, limit int) (any, error) {
-	out, err := a.svc.Audit(ctx, store.AuditFilter{Limit: limit})
-	if out == nil {
-		out = []store.AuditEntry{}
+func (a approvalAPI) Audit(ctx context.Context, limit int) ([]store.AuditEntry, error) {
+	return a.svc.Audit(ctx, store.AuditFilter{Limit: limit})
+}
+
+// storeDeployments reads deployments from the store.
+type storeDeployments struct {
+	st interface {
+		ListDeployments(ctx context.Context, f store.DeploymentFilter) ([]store.Deployment, error)
 	}
-	return out, err
+}
+
+func (d storeDeployments) ListDeployments(ctx context.Context, environment string) ([]store.Deployment, error) {
+	return d.st.ListDeployments(ctx, store.DeploymentFilter{Environment: environment})
 }

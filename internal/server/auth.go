@@ -110,10 +110,23 @@ func (s *Server) authenticate(r *http.Request) (principal, string, error) {
 	if !ok || secret == "" {
 		return principal{}, "missing bearer token: pass Authorization: Bearer cvy_… (conveyor token create)", nil
 	}
+	return s.tokenPrincipal(r.Context(), secret)
+}
+
+// tokenPrincipal returns who the token secret belongs to, or a reason for
+// a malformed, unknown or revoked token. The API's bearer tokens and the
+// web UI's sign-in both use it.
+func (s *Server) tokenPrincipal(ctx context.Context, secret string) (principal, string, error) {
 	if !strings.HasPrefix(secret, TokenPrefix) {
 		return principal{}, "malformed token: API tokens start with " + TokenPrefix, nil
 	}
-	t, err := s.tokens.TokenByHash(r.Context(), HashToken(secret))
+	return s.hashPrincipal(ctx, HashToken(secret))
+}
+
+// hashPrincipal is tokenPrincipal for a token known by its hash (a web UI
+// session keeps the hash, never the token).
+func (s *Server) hashPrincipal(ctx context.Context, hash string) (principal, string, error) {
+	t, err := s.tokens.TokenByHash(ctx, hash)
 	if errors.Is(err, store.ErrNotFound) {
 		return principal{}, "unknown or revoked token", nil
 	}
@@ -138,9 +151,14 @@ func (s *Server) require(need Role, h http.HandlerFunc) http.HandlerFunc {
 			return
 		}
 		if !p.Role.allows(need) {
-			writeError(w, http.StatusForbidden, fmt.Sprintf("user %s has role %s; this needs %s", p.User, p.Role, need))
+			writeError(w, http.StatusForbidden, roleRefusal(p, need))
 			return
 		}
 		h(w, r.WithContext(context.WithValue(r.Context(), principalKey{}, p)))
 	}
+}
+
+// roleRefusal says why p may not do what needs role need.
+func roleRefusal(p principal, need Role) string {
+	return fmt.Sprintf("user %s has role %s; this needs %s", p.User, p.Role, need)
 }

@@ -228,8 +228,16 @@ func (f *followUps) repositoryName(ctx context.Context, r store.Run) string {
 }
 
 func (f *followUps) input(ctx context.Context, runID string) (engine.Input, error) {
+	return readRunInput(ctx, f.st, runID)
+}
+
+// readRunInput decodes what started the run runID (the engine's input:
+// who asked for it, its event, its resources).
+func readRunInput(ctx context.Context, st interface {
+	RunInput(ctx context.Context, runID string) ([]byte, error)
+}, runID string) (engine.Input, error) {
 	var in engine.Input
-	b, err := f.st.RunInput(ctx, runID)
+	b, err := st.RunInput(ctx, runID)
 	if err != nil {
 		return in, err
 	}

@@ -282,7 +282,7 @@ users:
 		t.Errorf("statuses of the PR head = %v, want pending then success", states(prStatuses))
 	}
 	for _, s := range prStatuses {
-		if want := app.URL() + "/api/v1/runs/" + prRun.ID; s.TargetURL != want {
+		if want := app.URL() + "/ui/runs/" + prRun.ID; s.TargetURL != want {
 			t.Errorf("status %s links to %q, want %q", s.State, s.TargetURL, want)
 		}
 	}

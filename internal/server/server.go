@@ -26,6 +26,9 @@ type Store interface {
 	ReadLog(ctx context.Context, runID, recordID string, attempt int, from int64) ([]store.LogLine, error)
 	TailLog(ctx context.Context, runID, recordID string, attempt int, from int64, fn func(store.LogLine) error) error
 	ListLeases(ctx context.Context, states ...store.LeaseState) ([]store.Lease, error)
+	// RunInput is what started a run (the engine's encoded input): the web
+	// UI reads who asked for it.
+	RunInput(ctx context.Context, runID string) ([]byte, error)
 }
 
 // Runs starts, cancels and retries runs (Runner).
@@ -35,19 +38,25 @@ type Runs interface {
 	Retry(ctx context.Context, runID, requester string) (newRunID string, err error)
 }
 
-// Approvals is what the API needs of the approval service: list pending
-// and past approvals, record decisions, read the audit log. Values are
-// returned as they are to be encoded in JSON. Errors wrapping
-// store.ErrNotFound answer 404, ErrForbidden 403, ErrConflict 409.
+// Approvals is what the API and the web UI need of the approval service:
+// list pending and past approvals, record decisions, read the audit log.
+// Errors wrapping store.ErrNotFound answer 404, ErrForbidden 403,
+// ErrConflict 409.
 type Approvals interface {
-	ListApprovals(ctx context.Context, state, runID string) (any, error)
-	Decide(ctx context.Context, id, user, decision, comment string) (any, error)
-	Audit(ctx context.Context, limit int) (any, error)
+	// ListApprovals returns the approvals in state (all when "") of the
+	// run runID (all when ""), oldest first.
+	ListApprovals(ctx context.Context, state, runID string) ([]store.Approval, error)
+	Decide(ctx context.Context, id, user, decision, comment string) (store.Approval, error)
+	// Audit returns the first limit entries of the audit log in order (all
+	// when limit is 0).
+	Audit(ctx context.Context, limit int) ([]store.AuditEntry, error)
 }
 
 // Deployments lists what was deployed where.
 type Deployments interface {
-	ListDeployments(ctx context.Context, environment string) (any, error)
+	// ListDeployments returns the deployments to environment (all when
+	// ""), newest first.
+	ListDeployments(ctx context.Context, environment string) ([]store.Deployment, error)
 }
 
 // ErrForbidden is wrapped by a service refusing a caller (an approver not
@@ -84,6 +93,8 @@ type Server struct {
 	log          *slog.Logger
 	mux          *http.ServeMux
 	routes       []route
+	pages        uiTemplates // the web UI's pages
+	sessions     *uiSessions // the web UI's signed-in browsers
 
 	stopOnce, closeOnce sync.Once
 	stopping            chan struct{} // closed by StopAccepting
@@ -124,8 +135,8 @@ func WithMetrics(m *Metrics) Option { return func(s *Server) error { s.metrics =
 // WithLogger sets the logger of the server's own diagnostics.
 func WithLogger(l *slog.Logger) Option { return func(s *Server) error { s.log = l; return nil } }
 
-// New returns the API over st, starting runs with runs and handing jobs to
-// agents through broker.
+// New returns the API and the web UI over st, starting runs with runs and
+// handing jobs to agents through broker.
 func New(st Store, runs Runs, broker *dispatch.Broker, opts ...Option) (*Server, error) {
 	if st == nil || runs == nil || broker == nil {
 		return nil, fmt.Errorf("server: a store, a runner and a broker are required")
@@ -142,6 +153,11 @@ func New(st Store, runs Runs, broker *dispatch.Broker, opts ...Option) (*Server,
 	if s.metrics == nil {
 		s.metrics = NewMetrics(broker.QueueDepth)
 	}
+	var err error
+	if s.pages, err = parseUITemplates(); err != nil {
+		return nil, err
+	}
+	s.sessions = newUISessions()
 	s.mux = http.NewServeMux()
 	s.routes = s.routeTable()
 	for _, rt := range s.routes {
@@ -151,10 +167,13 @@ func New(st Store, runs Runs, broker *dispatch.Broker, opts ...Option) (*Server,
 		}
 		s.mux.HandleFunc(rt.method+" "+rt.pattern, h)
 	}
+	for _, rt := range s.uiRoutes() {
+		s.mux.HandleFunc(rt.method+" "+rt.pattern, s.uiHandler(rt))
+	}
 	return s, nil
 }
 
-// ServeHTTP serves the API.
+// ServeHTTP serves the API and the web UI.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
 
 // route is one endpoint: the role it needs ("" for none) and its handler.
@@ -264,20 +283,27 @@ func writeError(w http.ResponseWriter, status int, msg string) {
 // fail answers an error: its status from what it wraps, 500 (logged) for
 // the unexpected.
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, status int, err error) {
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		status = http.StatusNotFound
-	case errors.Is(err, ErrForbidden):
-		status = http.StatusForbidden
-	case errors.Is(err, ErrConflict):
-		status = http.StatusConflict
-	case errors.Is(err, ErrBadRequest):
-		status = http.StatusBadRequest
-	}
+	status = statusOf(err, status)
 	if status >= 500 {
 		s.log.Error("api", slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Any("err", err))
 	}
 	writeError(w, status, err.Error())
+}
+
+// statusOf is the HTTP status of err: from what it wraps (not found,
+// forbidden, conflict, bad request), else def.
+func statusOf(err error, def int) int {
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return http.StatusNotFound
+	case errors.Is(err, ErrForbidden):
+		return http.StatusForbidden
+	case errors.Is(err, ErrConflict):
+		return http.StatusConflict
+	case errors.Is(err, ErrBadRequest):
+		return http.StatusBadRequest
+	}
+	return def
 }
 
 // decodeJSON reads the request body into v; an empty body leaves v as is.
