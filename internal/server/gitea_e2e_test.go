@@ -208,12 +208,17 @@ func TestGiteaPullRequestToProduction(t *testing.T) {
 	g.API(t, "POST", "/user/repos", map[string]any{"name": "webapp", "default_branch": "main"}, nil)
 
 	// main holds the three pipelines; it is pushed before the webhook
-	// exists, so nothing runs yet.
+	// exists, so nothing runs yet. Gitea handles a push in a queue after
+	// the push returns, and sends the webhooks that exist by then: the
+	// test waits until its branch table shows the push before adding the
+	// webhook, and below waits for runs of the commits it expects, so a
+	// late push event of this commit cannot stand in for the merge's.
 	local := localGit{t, t.TempDir()}
 	local.git("init", "-q", "-b", "main")
-	local.commit("pipelines", map[string]string{"pr.yml": e2ePRPipeline, "ci.yml": e2eCIPipeline, "cd.yml": e2eCDPipeline, "src/app.go": "package app\n"})
+	initial := local.commit("pipelines", map[string]string{"pr.yml": e2ePRPipeline, "ci.yml": e2eCIPipeline, "cd.yml": e2eCDPipeline, "src/app.go": "package app\n"})
 	push := g.PushURL("ann", "webapp", g.Admin, g.Password)
 	local.git("push", "-q", push, "main")
+	waitBranch(t, g, "main", initial)
 
 	const secret = "e2e-webhook-secret"
 	cfgFile := filepath.Join(t.TempDir(), "conveyor.yaml")
@@ -298,7 +303,7 @@ users:
 		t.Fatalf("main after the merge = %.12s with parents %v, want a merge of the PR head %.12s", merge, parents[1:], head)
 	}
 	ciRun := runs.wait(t, "the CI run of the merge", func(r store.Run) bool {
-		return r.Pipeline == "ci" && r.State == store.StateCompleted
+		return r.Pipeline == "ci" && r.State == store.StateCompleted && r.Commit == merge
 	})
 	if ciRun.Result != store.ResultSucceeded || ciRun.Event != store.EventPush || ciRun.Commit != merge || ciRun.Branch != "refs/heads/main" {
 		t.Fatalf("CI run = %s %s at %.12s on %s, want a succeeded push run at %.12s on main", ciRun.Event, ciRun.Result, ciRun.Commit, ciRun.Branch, merge)
@@ -309,7 +314,7 @@ users:
 	waitStatuses(t, g, merge, "conveyor/ci", func(ss []giteatest.Status) bool { return len(ss) > 0 && ss[len(ss)-1].State == "success" })
 
 	cdRun := runs.wait(t, "the CD run waiting for approval", func(r store.Run) bool {
-		return r.Pipeline == "cd" && r.State == store.StateWaiting
+		return r.Pipeline == "cd" && r.State == store.StateWaiting && r.Commit == merge
 	})
 	if cdRun.Event != store.EventPipeline || cdRun.Commit != merge {
 		t.Errorf("CD run = %s at %.12s, want a pipeline-triggered run at %.12s", cdRun.Event, cdRun.Commit, merge)
@@ -416,4 +421,19 @@ func logText(t *testing.T, app *App, token, runID, name string) string {
 		b.WriteString(l.Text + "\n")
 	}
 	return b.String()
+}
+
+// waitBranch waits until Gitea's branch API shows branch at commit: its
+// push queue has handled the push.
+func waitBranch(t *testing.T, g *giteatest.Server, branch, commit string) {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for g.BranchCommit(t, "ann", "webapp", branch) != commit {
+		if time.Now().After(deadline) {
+			t.Fatalf("Gitea's branch %s did not reach %.12s within a minute", branch, commit)
+		}
+		<-tick.C
+	}
 }

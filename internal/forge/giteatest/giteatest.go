@@ -258,6 +258,38 @@ func (g *Server) APIAs(t testing.TB, user, password, method, path string, in, ou
 	}
 }
 
+// BranchCommit returns the commit Gitea's branch API shows for branch,
+// or "" while it shows none. Gitea updates that table from its push queue
+// after a push returns, so it lags behind the git ref.
+func (g *Server) BranchCommit(t testing.TB, owner, repo, branch string) string {
+	t.Helper()
+	req, err := http.NewRequest("GET", g.URL+"/api/v1/repos/"+owner+"/"+repo+"/branches/"+branch, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.SetBasicAuth(g.Admin, g.Password)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode == http.StatusNotFound {
+		return ""
+	}
+	var b struct {
+		Commit struct {
+			ID string `json:"id"`
+		} `json:"commit"`
+	}
+	if resp.StatusCode/100 != 2 {
+		t.Fatalf("gitea GET branch %s of %s/%s: %s", branch, owner, repo, resp.Status)
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&b); err != nil {
+		t.Fatalf("gitea GET branch %s of %s/%s: %v", branch, owner, repo, err)
+	}
+	return b.Commit.ID
+}
+
 // CreateUser makes a user with password (not an admin).
 func (g *Server) CreateUser(t testing.TB, name, password string) {
 	t.Helper()
