@@ -172,14 +172,14 @@ func (m *Metrics) Handler() http.Handler {
 // RunChanged counts started and finished runs.
 func (m *Metrics) RunChanged(r store.Run) {
 	switch r.State {
-	case store.StateRunning:
+	case store.StateRunning, store.StateWaiting:
 		m.mu.Lock()
 		_, known := m.runs[r.ID]
 		if !known {
 			m.runs[r.ID] = &runInfo{pipeline: r.Pipeline, created: r.CreatedAt}
 		}
 		m.mu.Unlock()
-		if !known {
+		if !known && r.State == store.StateRunning {
 			m.runsStarted.WithLabelValues(r.Pipeline).Inc()
 		}
 	case store.StateCompleted:

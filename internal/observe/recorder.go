@@ -83,7 +83,7 @@ func NewRecorder(st OutcomeStore, opts ...RecorderOption) *Recorder {
 // RunChanged learns a running run's deployment jobs from its plan.
 func (r *Recorder) RunChanged(run store.Run) {
 	switch run.State {
-	case store.StateRunning:
+	case store.StateRunning, store.StateWaiting: // a resumed run may start waiting
 		r.mu.Lock()
 		_, known := r.runs[run.ID]
 		r.mu.Unlock()

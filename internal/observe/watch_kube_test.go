@@ -31,9 +31,6 @@ var (
 
 func kube(t *testing.T) *kubeenv.Env {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("starts a Kubernetes control plane")
-	}
 	kubeOnce.Do(func() { kubeEnv, kubeErr = kubeenv.Start(t.Context(), kubeenv.Options{KwokNodes: 1}) })
 	if kubeErr != nil {
 		t.Fatal(kubeErr)
