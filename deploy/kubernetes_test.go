@@ -100,9 +100,6 @@ func TestKubernetesManifests(t *testing.T) {
 // dry run on a real API server (internal/kubeenv, no node): the API
 // server validates every field against its schemas.
 func TestKubernetesManifestsDryRun(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts a Kubernetes control plane")
-	}
 	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
 	defer cancel()
 	env, err := kubeenv.Start(ctx, kubeenv.Options{})

@@ -225,8 +225,13 @@ func executePlan(ctx context.Context, stdout, stderr io.Writer, o runOptions, da
 	if isTerminal(viewOut) {
 		view = newTTYView(viewOut)
 	}
+	observer, stopTracing, err := withTracer(ctx, svc, view)
+	if err != nil {
+		return err
+	}
+	defer stopTracing()
 	opts := []engine.Option{
-		engine.WithObserver(view),
+		engine.WithObserver(observer),
 		engine.WithCounters(engine.NewFileCounters(filepath.Join(data, "counters.json"))),
 		engine.WithLogger(slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))),
 	}

@@ -38,9 +38,9 @@ type DORA struct {
 	Total int `json:"total"`
 	// DeploymentsPerDay is Deployments over the window's days.
 	DeploymentsPerDay float64 `json:"deploymentsPerDay"`
-	// LeadTime is from when a change entered the system (its commit's
-	// first run) to its deployment, for the deployments that reached the
-	// environment.
+	// LeadTime is from a change's commit (its committer date when the
+	// server has the repository, else its commit's first run) to its
+	// deployment, for the deployments that reached the environment.
 	LeadTime Durations `json:"leadTime"`
 	// ChangeFailureRate is Failures over Total; 0 without deployments.
 	ChangeFailureRate float64 `json:"changeFailureRate"`

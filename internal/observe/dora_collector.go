@@ -67,7 +67,7 @@ func NewDORACollector(st OutcomeLister, opts ...DORAOption) *DORACollector {
 	c.perDay = desc("conveyor_dora_deployment_frequency_per_day", "Deployment frequency: deployments per day"+w+".", labels)
 	c.cfr = desc("conveyor_dora_change_failure_rate", "Change failure rate: failed or degraded deployments over all deployment attempts"+w+".", labels)
 	c.unrestored = desc("conveyor_dora_unrestored_failures", "Failed or degraded deployments not yet followed by a successful one"+w+".", labels)
-	c.leadTime = desc("conveyor_dora_lead_time_seconds", "Lead time for changes: from a commit's first run to its deployment"+w+".", labels)
+	c.leadTime = desc("conveyor_dora_lead_time_seconds", "Lead time for changes: from a change's commit to its deployment"+w+".", labels)
 	c.restore = desc("conveyor_dora_time_to_restore_seconds", "Time to restore: from a failed or degraded deployment to the next successful one"+w+".", labels)
 	c.windowSec = desc("conveyor_dora_window_seconds", "The length of the window the DORA metrics cover.", nil)
 	c.upDesc = desc("conveyor_dora_up", "1 when the last computation of the DORA metrics read the store, 0 when it failed.", nil)

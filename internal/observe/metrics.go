@@ -105,7 +105,7 @@ func NewMetrics(opts ...MetricsOption) *Metrics {
 		Buckets: []float64{0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10},
 	})
 	m.deployments = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "conveyor_deployments_total", Help: "Deployment jobs finished, by environment, pipeline and status (succeeded, failed; degraded when a post-deploy watch found the workload unhealthy).",
+		Name: "conveyor_deployments_total", Help: "Deployment jobs finished, by environment, pipeline and status: succeeded or failed when the job ends; degraded, later, when the post-deploy watch finds a succeeded deploy's workload unhealthy.",
 	}, []string{"environment", "pipeline", "status"})
 	gauge := func(name, help string, f func() int) prometheus.Collector {
 		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, func() float64 {
@@ -172,14 +172,14 @@ func (m *Metrics) Handler() http.Handler {
 // RunChanged counts started and finished runs.
 func (m *Metrics) RunChanged(r store.Run) {
 	switch r.State {
-	case store.StateRunning:
+	case store.StateRunning, store.StateWaiting:
 		m.mu.Lock()
 		_, known := m.runs[r.ID]
 		if !known {
 			m.runs[r.ID] = &runInfo{pipeline: r.Pipeline, created: r.CreatedAt}
 		}
 		m.mu.Unlock()
-		if !known {
+		if !known && r.State == store.StateRunning {
 			m.runsStarted.WithLabelValues(r.Pipeline).Inc()
 		}
 	case store.StateCompleted:

@@ -34,11 +34,12 @@ type Watch interface {
 // environments that have one. Writes happen in the background; Close
 // waits for them.
 type Recorder struct {
-	st       OutcomeStore
-	metrics  *Metrics
-	watch    Watch
-	watchFor func(environment string) time.Duration
-	log      *slog.Logger
+	st         OutcomeStore
+	metrics    *Metrics
+	watch      Watch
+	watchFor   func(environment string) time.Duration
+	commitTime CommitTimeFunc
+	log        *slog.Logger
 
 	mu   sync.Mutex
 	runs map[string]*deployRun
@@ -46,8 +47,8 @@ type Recorder struct {
 }
 
 type deployRun struct {
-	pipeline, commit string
-	envs             map[string]string // job record ID → environment
+	pipeline, commit, repository string
+	envs                         map[string]string // job record ID → environment
 }
 
 // RecorderOption configures NewRecorder.
@@ -61,6 +62,11 @@ func WithRecorderMetrics(m *Metrics) RecorderOption { return func(r *Recorder) {
 func WithPostDeployWatch(w Watch, watchFor func(environment string) time.Duration) RecorderOption {
 	return func(r *Recorder) { r.watch, r.watchFor = w, watchFor }
 }
+
+// WithCommitTime reads a change's commit time with f, the start of its
+// lead time; without it, or when f fails, the lead time starts at the
+// first run of the commit.
+func WithCommitTime(f CommitTimeFunc) RecorderOption { return func(r *Recorder) { r.commitTime = f } }
 
 // WithRecorderLogger sets where failed writes are logged (default: none).
 func WithRecorderLogger(l *slog.Logger) RecorderOption { return func(r *Recorder) { r.log = l } }
@@ -77,14 +83,14 @@ func NewRecorder(st OutcomeStore, opts ...RecorderOption) *Recorder {
 // RunChanged learns a running run's deployment jobs from its plan.
 func (r *Recorder) RunChanged(run store.Run) {
 	switch run.State {
-	case store.StateRunning:
+	case store.StateRunning, store.StateWaiting: // a resumed run may start waiting
 		r.mu.Lock()
 		_, known := r.runs[run.ID]
 		r.mu.Unlock()
 		if known {
 			return
 		}
-		dr := &deployRun{pipeline: run.Pipeline, commit: run.Commit, envs: deploymentJobs(run.Plan)}
+		dr := &deployRun{pipeline: run.Pipeline, commit: run.Commit, repository: run.Repository, envs: deploymentJobs(run.Plan)}
 		r.mu.Lock()
 		r.runs[run.ID] = dr
 		r.mu.Unlock()
@@ -144,14 +150,21 @@ func (r *Recorder) RecordChanged(rec store.Record) {
 	r.wg.Add(1)
 	go func() {
 		defer r.wg.Done()
-		r.record(o)
+		r.record(o, dr.repository)
 	}()
 }
 
-func (r *Recorder) record(o store.DeployOutcome) {
+func (r *Recorder) record(o store.DeployOutcome, repository string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if o.Commit != "" {
+	if o.Commit != "" && r.commitTime != nil {
+		at, err := r.commitTime(ctx, repository, o.Commit)
+		if err != nil {
+			r.log.Debug("lead time: commit time", slog.String("run", o.RunID), slog.Any("err", err))
+		}
+		o.CommitAt = at
+	}
+	if o.Commit != "" && o.CommitAt.IsZero() {
 		at, err := r.st.FirstRunOfCommit(ctx, o.Commit)
 		if err != nil && !errors.Is(err, store.ErrNotFound) {
 			r.log.Warn("lead time: find the first run of the commit", slog.String("run", o.RunID), slog.Any("err", err))

@@ -1,6 +1,9 @@
 package observe_test
 
 import (
+	"context"
+	"os"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -99,5 +102,40 @@ func TestRecorderWithEngine(t *testing.T) {
 	restore := outs[3].FinishedAt.Sub(outs[1].FinishedAt).Seconds()
 	if p.TimeToRestore.MedianSeconds != restore {
 		t.Errorf("time to restore %vs, want %vs (failed deploy to the next successful one)", p.TimeToRestore.MedianSeconds, restore)
+	}
+}
+
+// TestRecorderReadsCommitTime: the lead time starts at the commit's date
+// in git (three hours before the run here), not at the run.
+func TestRecorderReadsCommitTime(t *testing.T) {
+	repo, _ := newRepo(t)
+	committed := time.Now().Add(-3 * time.Hour).UTC().Truncate(time.Second)
+	amend := exec.Command("git", "commit", "-q", "--amend", "--no-edit")
+	amend.Dir = repo
+	amend.Env = append(os.Environ(), "GIT_CONFIG_GLOBAL=/dev/null", "GIT_AUTHOR_NAME=t", "GIT_AUTHOR_EMAIL=t@example.com",
+		"GIT_COMMITTER_NAME=t", "GIT_COMMITTER_EMAIL=t@example.com", "GIT_COMMITTER_DATE="+committed.Format(time.RFC3339))
+	if out, err := amend.CombinedOutput(); err != nil {
+		t.Fatalf("git commit --amend: %v\n%s", err, out)
+	}
+	commit := git(t, repo, "rev-parse", "HEAD")
+
+	st := storetest.NewTestStore(t)
+	rec := observe.NewRecorder(st, observe.WithCommitTime(func(ctx context.Context, repository, commit string) (time.Time, error) {
+		return observe.GitCommitTime(ctx, repository, commit)
+	}))
+	eng := newEngine(t, st, rec)
+	if _, err := eng.Run(t.Context(), compile(t, cdPipeline, nil), engineInput(repo, commit)); err != nil {
+		t.Fatal(err)
+	}
+	rec.Close()
+	outs, err := st.ListDeployOutcomes(t.Context(), store.DeployOutcomeFilter{Environment: "production"})
+	if err != nil || len(outs) != 1 {
+		t.Fatalf("outcomes %v, %v", outs, err)
+	}
+	if !outs[0].CommitAt.Equal(committed) {
+		t.Errorf("CommitAt = %v, want the commit's date %v", outs[0].CommitAt, committed)
+	}
+	if _, err := observe.GitCommitTime(t.Context(), repo, "--output=x"); err == nil {
+		t.Error("GitCommitTime accepted an option as a commit")
 	}
 }

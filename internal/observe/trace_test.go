@@ -192,3 +192,26 @@ func contains(list []string, s string) bool {
 	}
 	return false
 }
+
+func TestTraceEndpoint(t *testing.T) {
+	for _, tt := range []struct {
+		name, configured string
+		env              map[string]string
+		want             string
+		fromEnv          bool
+	}{
+		{"none", "", nil, "", false},
+		{"conveyor.yaml first", "http://a:4318", map[string]string{"CONVEYOR_OTEL_ENDPOINT": "http://b:4318"}, "http://a:4318", false},
+		{"CONVEYOR_OTEL_ENDPOINT", "", map[string]string{"CONVEYOR_OTEL_ENDPOINT": "http://b:4318", "OTEL_EXPORTER_OTLP_ENDPOINT": "http://c:4318"}, "http://b:4318", false},
+		{"OTEL_EXPORTER_OTLP_ENDPOINT", "", map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://c:4318"}, "", true},
+		{"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "", map[string]string{"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "http://c:4318/v1/traces"}, "", true},
+	} {
+		got, fromEnv := observe.TraceEndpoint(tt.configured, func(k string) string { return tt.env[k] })
+		if got != tt.want || fromEnv != tt.fromEnv {
+			t.Errorf("%s: TraceEndpoint = %q, %v; want %q, %v", tt.name, got, fromEnv, tt.want, tt.fromEnv)
+		}
+	}
+	if _, err := observe.NewOTLPTracerProvider(t.Context(), "collector:4318"); err == nil || !strings.Contains(err.Error(), "want an http(s) URL") {
+		t.Errorf("an endpoint without a scheme: %v", err)
+	}
+}

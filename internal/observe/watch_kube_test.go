@@ -14,6 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
 
+	"conveyor.dev/conveyor/internal/config"
 	"conveyor.dev/conveyor/internal/kubeenv"
 	"conveyor.dev/conveyor/internal/observe"
 	"conveyor.dev/conveyor/internal/store"
@@ -30,9 +31,6 @@ var (
 
 func kube(t *testing.T) *kubeenv.Env {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("starts a Kubernetes control plane")
-	}
 	kubeOnce.Do(func() { kubeEnv, kubeErr = kubeenv.Start(t.Context(), kubeenv.Options{KwokNodes: 1}) })
 	if kubeErr != nil {
 		t.Fatal(kubeErr)
@@ -206,7 +204,7 @@ func TestWatchMarksAnUnavailableDeployDegraded(t *testing.T) {
 }
 
 // TestWatchKeepsAHealthyDeploy: a healthy workload passes the window and
-// the deploy stays succeeded.
+// the deploy stays succeeded (the watch resumed from the store).
 func TestWatchKeepsAHealthyDeploy(t *testing.T) {
 	env := kube(t)
 	t.Parallel()
@@ -215,7 +213,11 @@ func TestWatchKeepsAHealthyDeploy(t *testing.T) {
 	st := storetest.NewTestStore(t)
 	w, done := newWatcher(t, st, env, observe.NewMetrics(observe.WithoutProcessMetrics()))
 	start := time.Now()
-	w.Watch(watched(t, st, ns, 2*time.Second))
+	watched(t, st, ns, 2*time.Second)
+	// A restarted server resumes the watches its store lists.
+	if err := w.Resume(t.Context(), st); err != nil {
+		t.Fatal(err)
+	}
 	r := result(t, done)
 	if r.Err != nil || r.Status != store.DeploySucceeded {
 		t.Fatalf("watch result: %+v, want succeeded", r)
@@ -240,15 +242,21 @@ func TestDeployJobWatchedToDegraded(t *testing.T) {
 	st := storetest.NewTestStore(t)
 	m := observe.NewMetrics(observe.WithoutProcessMetrics())
 	done := make(chan observe.WatchResult, 4)
-	w := observe.NewWatcher(st, func(environment string) (observe.Cluster, error) {
-		return observe.Cluster{Client: env.Client(), Namespace: ns}, nil
-	}, observe.WithWatchInterval(200*time.Millisecond), observe.WithWatcherMetrics(m), observe.WithWatchDone(func(r observe.WatchResult) { done <- r }))
+	// The cluster comes from conveyor.yaml, as in the server.
+	cfg, err := config.Parse("conveyor.yaml", []byte(fmt.Sprintf("clusters:\n  kube: {kubeconfig: %s, context: %s}\nenvironments:\n  production: {cluster: kube, namespace: %s, watch: 1m}\n",
+		env.Kubeconfig, kubeenv.ContextName, ns)), func(string) (string, bool) { return "", false })
+	if err != nil {
+		t.Fatal(err)
+	}
+	clusters := observe.ClustersOf(cfg)
+	if _, err := clusters("qa"); err == nil || !strings.Contains(err.Error(), `environment "qa" is not in conveyor.yaml`) {
+		t.Errorf("the cluster of an unknown environment: %v", err)
+	}
+	w := observe.NewWatcher(st, clusters, observe.WithWatchInterval(200*time.Millisecond), observe.WithWatcherMetrics(m),
+		observe.WithWatchDone(func(r observe.WatchResult) { done <- r }))
 	t.Cleanup(w.Close)
 	rec := observe.NewRecorder(st, observe.WithRecorderMetrics(m), observe.WithPostDeployWatch(w, func(environment string) time.Duration {
-		if environment == "production" {
-			return time.Minute
-		}
-		return 0 // staging is not watched
+		return cfg.Environments[environment].Watch // staging is not in cfg: not watched
 	}))
 	eng := newEngine(t, st, fanout{m, rec})
 	repo, commit := newRepo(t)

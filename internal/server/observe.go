@@ -2,8 +2,11 @@ package server
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
+	"net/url"
 	"os"
+	"path/filepath"
 	"time"
 
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
@@ -33,7 +36,8 @@ func (a *App) startObserve(ctx context.Context, cfg *config.Config, st *store.SQ
 	if err := a.Metrics.Register(observe.NewDORACollector(st, dopts...)); err != nil {
 		return nil, err
 	}
-	ropts := []observe.RecorderOption{observe.WithRecorderMetrics(a.Metrics), observe.WithRecorderLogger(log)}
+	ropts := []observe.RecorderOption{observe.WithRecorderMetrics(a.Metrics), observe.WithRecorderLogger(log),
+		observe.WithCommitTime(a.commitTime(cfg))}
 	// The post-deploy watch, when an environment asks for one (watch: 5m).
 	for _, env := range cfg.Environments {
 		if env.Watch > 0 {
@@ -77,5 +81,25 @@ func (a *App) stopObserve() {
 		if err := a.obs.tp.Shutdown(ctx); err != nil {
 			a.log.Warn("flush traces", slog.Any("err", err))
 		}
+	}
+}
+
+// commitTime reads a commit's date in the runner's mirror of the
+// repository (a path of the local disk is read where it is), for the lead
+// time of changes.
+func (a *App) commitTime(cfg *config.Config) observe.CommitTimeFunc {
+	return func(ctx context.Context, repository, commit string) (time.Time, error) {
+		for _, repo := range cfg.Repositories {
+			if repo.URL == repository && a.Runner != nil {
+				mirror := filepath.Join(a.Runner.git.repos, url.PathEscape(repo.Name)+".git")
+				if t, err := observe.GitCommitTime(ctx, mirror, commit); err == nil {
+					return t, nil
+				}
+			}
+		}
+		if fi, err := os.Stat(repository); err == nil && fi.IsDir() {
+			return observe.GitCommitTime(ctx, repository, commit)
+		}
+		return time.Time{}, fmt.Errorf("commit time of %s: no clone of %s", commit, repository)
 	}
 }

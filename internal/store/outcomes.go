@@ -34,7 +34,7 @@ type DeployOutcome struct {
 	RunID       string
 	Job         string // the deployment job's record ID
 	Commit      string
-	CommitAt    time.Time // when the change entered the system; zero when unknown
+	CommitAt    time.Time // when the change was committed (or first ran); zero when unknown
 	Status      DeployStatus
 	Reason      string // why failed or degraded, one line
 	StartedAt   time.Time

@@ -9,7 +9,7 @@ CREATE TABLE deploy_outcomes (
     run_id      TEXT NOT NULL,
     job         TEXT NOT NULL,               -- the deployment job's record ID ("Deploy.Web")
     commit_sha  TEXT NOT NULL DEFAULT '',
-    commit_at   INTEGER,                     -- when the change entered the system (the first run of the commit)
+    commit_at   INTEGER,                     -- when the change was committed (else the first run of the commit)
     status      TEXT NOT NULL,               -- succeeded | failed | degraded
     reason      TEXT NOT NULL DEFAULT '',
     started_at  INTEGER,
