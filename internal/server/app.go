@@ -201,12 +201,14 @@ func Start(ctx context.Context, o Options) (*App, error) {
 	}
 	a.Metrics = observe.NewMetrics(observe.WithQueueDepth(a.Broker.QueueDepth), observe.WithBusyAgents(a.Broker.Busy))
 	follow := newFollowUps(a.Store, o.Config.Repositories, o.Logger)
-	observers := fanout{a.Metrics, follow}
+	observers := observe.Fanout{a.Metrics, follow}
 	more, err := a.startObserve(ctx, o.Config, a.Store, o.Logger)
 	if err != nil {
 		return nil, err
 	}
-	observers = append(observers, more...)
+	for _, m := range more {
+		observers = append(observers, m)
+	}
 	if o.Observer != nil {
 		observers = append(observers, o.Observer)
 	}
@@ -444,27 +446,6 @@ func orDefault(s, def string) string {
 		return def
 	}
 	return s
-}
-
-// fanout tells several observers.
-type fanout []engine.Observer
-
-func (f fanout) RunChanged(r store.Run) {
-	for _, o := range f {
-		o.RunChanged(r)
-	}
-}
-
-func (f fanout) RecordChanged(rec store.Record) {
-	for _, o := range f {
-		o.RecordChanged(rec)
-	}
-}
-
-func (f fanout) Line(rec store.Record, ts time.Time, text string) {
-	for _, o := range f {
-		o.Line(rec, ts, text)
-	}
 }
 
 // triggers builds the webhook receivers and the poller of conveyor.yaml's

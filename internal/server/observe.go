@@ -28,7 +28,7 @@ type observers struct {
 
 // startObserve registers the DORA collector in a.Metrics and returns the
 // engine observers of internal/observe.
-func (a *App) startObserve(ctx context.Context, cfg *config.Config, st *store.SQLite, log *slog.Logger) ([]engine.Observer, error) {
+func (a *App) startObserve(ctx context.Context, cfg *config.Config, st *store.DB, log *slog.Logger) ([]engine.Observer, error) {
 	dopts := []observe.DORAOption{observe.WithDORALogger(log)}
 	if cfg.Observe.DORAWindow > 0 {
 		dopts = append(dopts, observe.WithDORAWindow(cfg.Observe.DORAWindow))

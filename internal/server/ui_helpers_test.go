@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"conveyor.dev/conveyor/internal/config"
+	"conveyor.dev/conveyor/internal/observe"
 	"conveyor.dev/conveyor/internal/store"
 )
 
@@ -90,7 +91,7 @@ users:
 		t.Fatal(err)
 	}
 	f := &uiFixture{runs: newAllRuns(), lines: &stepLines{lines: map[string][]string{}, ch: make(chan struct{})}, tokens: map[string]string{}, goFile: goFile}
-	f.app, err = Start(t.Context(), Options{Config: cfg, DataDir: t.TempDir(), Listen: "127.0.0.1:0", Observer: fanout{f.runs, f.lines},
+	f.app, err = Start(t.Context(), Options{Config: cfg, DataDir: t.TempDir(), Listen: "127.0.0.1:0", Observer: observe.Fanout{f.runs, f.lines},
 		LocalAgents: 2, Grace: 5 * time.Second})
 	if err != nil {
 		t.Fatal(err)
