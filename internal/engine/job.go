@@ -65,9 +65,11 @@ func (rs *runState) addVariables(v *vars, defs []plan.Variable, scope *Scope) []
 	return errs
 }
 
+// addQueueVariables defines the queue-time variables, read-only as Azure
+// documents them: a step cannot change one with task.setvariable.
 func (rs *runState) addQueueVariables(v *vars) {
 	for k, val := range rs.in.Variables {
-		v.set(variable{Name: k, Value: val})
+		v.set(variable{Name: k, Value: val, Readonly: true})
 	}
 }
 

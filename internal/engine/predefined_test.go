@@ -207,3 +207,29 @@ func TestManualStage(t *testing.T) {
 		t.Errorf("stage B record: %+v", r)
 	}
 }
+
+// TestQueueVariablesReadOnly: queue-time variables (--var) are read-only,
+// as "Use variables and parameters securely" documents: a step's
+// task.setvariable cannot change one, and says why.
+func TestQueueVariablesReadOnly(t *testing.T) {
+	h := newHarness(t)
+	p := single(job("J",
+		script("set", "echo '##vso[task.setvariable variable=target]changed'"),
+		script("show", "echo $(target) $TARGET")))
+	in := h.input()
+	in.Variables = map[string]string{"target": "queued"}
+	out, recs := h.runCtx(t.Context(), p, in)
+	if out.Result != store.ResultSucceeded && out.Result != store.ResultSucceededWithIssues {
+		t.Fatalf("result %s, records %+v", out.Result, recs)
+	}
+	if diff := cmp.Diff([]string{"queued queued"}, h.log(out.RunID, "__default.J.show", 1)); diff != "" {
+		t.Errorf("log (-want +got):\n%s", diff)
+	}
+	var said bool
+	for _, is := range recs["__default.J.set"].Issues {
+		said = said || strings.Contains(is.Message, "read-only")
+	}
+	if !said {
+		t.Errorf("the set step's issues %+v do not say the variable is read-only", recs["__default.J.set"].Issues)
+	}
+}
