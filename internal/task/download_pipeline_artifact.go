@@ -11,7 +11,7 @@ import (
 // runDownloadPipelineArtifact is DownloadPipelineArtifact@2 (and `download:`):
 // inputs buildType (alias source: current, or specific with pipeline naming
 // a resources.pipelines alias — its run is resources.pipeline.<alias>.runID —
-// or runId/buildId naming a run of this runner), artifact
+// or pipelineId (aliases runId, buildId) naming a run of this runner), artifact
 // (alias artifactName; empty: all), targetPath (alias path; default
 // $(Pipeline.Workspace)), itemPattern (alias patterns; default **). A named
 // artifact lands in targetPath, or in $(Pipeline.Workspace)/<name> when no
@@ -19,13 +19,15 @@ import (
 func runDownloadPipelineArtifact(_ context.Context, env *Env) (Result, error) {
 	artifacts := env.Dirs.Artifacts
 	where := "this run"
+	buildNumber := lookupVar(env, "Build.BuildNumber")
 	switch bt := env.Input("buildType", env.Input("source", "current")); bt {
 	case "current":
 	case "specific":
-		run, err := specificRun(env)
+		run, number, err := specificRun(env)
 		if err != nil {
 			return Result{Status: Failed, Message: err.Error()}, nil
 		}
+		buildNumber = number
 		artifacts = filepath.Join(filepath.Dir(env.Dirs.Artifacts), run)
 		where = "run " + run
 	default:
@@ -91,31 +93,51 @@ func runDownloadPipelineArtifact(_ context.Context, env *Env) (Result, error) {
 	if total == 0 && name == "" {
 		env.Logf("##[warning]No artifacts found in %s", where)
 	}
+	// The documented output: the build number of the run downloaded from.
+	if env.SetVariable != nil && buildNumber != "" {
+		if err := env.SetVariable("BuildNumber", buildNumber, VarOptions{Output: true}); err != nil {
+			return Result{}, fmt.Errorf("download artifacts: set BuildNumber: %w", err)
+		}
+	}
 	return Result{Status: Succeeded}, nil
 }
 
-// specificRun returns the run whose artifacts a specific download reads: the
-// runId/buildId input, else the run of the pipeline resource named by the
-// pipeline input (resources.pipeline.<alias>.runID).
-func specificRun(env *Env) (string, error) {
-	run := env.Input("runId", env.Input("buildId", ""))
+// lookupVar returns the variable named name, case-insensitively.
+func lookupVar(env *Env, name string) string {
+	if v, ok := env.Variables[name]; ok {
+		return v
+	}
+	for k, v := range env.Variables {
+		if strings.EqualFold(k, name) {
+			return v
+		}
+	}
+	return ""
+}
+
+// specificRun returns the run whose artifacts a specific download reads and
+// its build number: the pipelineId (runId, buildId) input, else the run of
+// the pipeline resource named by the pipeline input
+// (resources.pipeline.<alias>.runID, numbered runName).
+func specificRun(env *Env) (run, number string, err error) {
+	run = env.Input("pipelineId", env.Input("runId", env.Input("buildId", "")))
+	number = run
 	if run == "" {
 		alias := env.Input("pipeline", env.Input("definition", ""))
 		if alias == "" {
-			return "", fmt.Errorf("buildType specific: name the pipeline resource (pipeline: <alias>) or the run (runId)")
+			return "", "", fmt.Errorf("buildType specific: name the pipeline resource (pipeline: <alias>) or the run (runId)")
 		}
-		key := "resources.pipeline." + alias + ".runID"
-		for k, v := range env.Variables {
-			if strings.EqualFold(k, key) {
-				run = v
-			}
+		run = lookupVar(env, "resources.pipeline."+alias+".runID")
+		number = lookupVar(env, "resources.pipeline."+alias+".runName")
+		if number == "" {
+			number = run
 		}
 		if run == "" {
-			return "", fmt.Errorf("download %s: this run was not triggered by pipeline resource %s and no runId was given, so there is no run to download from (run the pipeline through its resource trigger, or set runId)", alias, alias)
+			return "", "", fmt.Errorf("download %s: this run was not triggered by pipeline resource %s and no runId was given, so there is no run to download from (run the pipeline through its resource trigger, or set runId)", alias, alias)
 		}
 	}
 	if run != filepath.Base(run) || run == "." || run == ".." {
-		return "", fmt.Errorf("runId %q is not a run id", run)
+		return "", "", fmt.Errorf("pipelineId %q is not a run id", run)
 	}
-	return run, nil
+	return run, number, nil
 }

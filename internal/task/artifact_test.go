@@ -1,0 +1,93 @@
+package task
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func writeFiles(t *testing.T, root string, files map[string]string) {
+	t.Helper()
+	for f, body := range files {
+		p := filepath.Join(root, filepath.FromSlash(f))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestPublishPipelineArtifactInputs follows PublishPipelineArtifact@1's
+// reference: targetPath defaults to $(Pipeline.Workspace), publishLocation
+// (alias artifactType) filepath copies to fileSharePath/<artifact>, and
+// .artifactignore leaves files out.
+func TestPublishPipelineArtifactInputs(t *testing.T) {
+	env, _ := testEnv(t, map[string]string{"artifact": "ws"})
+	writeFiles(t, env.Dirs.Pipeline, map[string]string{"out/app.bin": "bin"})
+	if res, err := runPublishPipelineArtifact(t.Context(), env); err != nil || res.Status != Succeeded {
+		t.Fatalf("publish with default targetPath: %+v %v", res, err)
+	}
+	if _, err := os.Stat(filepath.Join(env.Dirs.Artifacts, "ws", "out", "app.bin")); err != nil {
+		t.Errorf("the default targetPath is not $(Pipeline.Workspace): %v", err)
+	}
+
+	writeFiles(t, env.Dirs.Sources, map[string]string{
+		"site/index.html": "x", "site/debug.log": "x", "site/node_modules/m/i.js": "x", "site/keep/important.log": "x",
+		"site/.artifactignore": "# build noise\n*.log\nnode_modules/\n!keep/important.log\n",
+	})
+	share := filepath.Join(t.TempDir(), "share")
+	env.Inputs = map[string]string{"path": "site", "artifactName": "web", "artifactType": "filepath", "fileSharePath": share}
+	if res, err := runPublishPipelineArtifact(t.Context(), env); err != nil || res.Status != Succeeded {
+		t.Fatalf("publish to a file share: %+v %v", res, err)
+	}
+	got, _ := matchFiles(filepath.Join(share, "web"), "**")
+	if diff := cmp.Diff([]string{"index.html", "keep/important.log"}, got); diff != "" {
+		t.Errorf("published to the share (-want +got):\n%s", diff)
+	}
+	for _, tc := range []map[string]string{
+		{"path": "site", "artifact": "x", "publishLocation": "filepath"},
+		{"path": "site", "artifact": "y", "publishLocation": "container"},
+	} {
+		env.Inputs = tc
+		if res, _ := runPublishPipelineArtifact(t.Context(), env); res.Status != Failed {
+			t.Errorf("%v: %+v, want Failed", tc, res)
+		}
+	}
+}
+
+// TestDownloadPipelineArtifactOutputs checks the pipelineId alias and the
+// documented BuildNumber output variable.
+func TestDownloadPipelineArtifactOutputs(t *testing.T) {
+	env, _ := testEnv(t, nil)
+	vars := map[string]string{}
+	env.SetVariable = func(name, value string, opts VarOptions) error {
+		if !opts.Output {
+			t.Errorf("%s is not an output variable", name)
+		}
+		vars[name] = value
+		return nil
+	}
+	writeFiles(t, filepath.Join(filepath.Dir(env.Dirs.Artifacts), "run-41", "drop"), map[string]string{"a.txt": "a"})
+	env.Inputs = map[string]string{"source": "specific", "pipelineId": "run-41", "artifact": "drop", "path": "dl"}
+	if res, err := runDownloadPipelineArtifact(t.Context(), env); err != nil || res.Status != Succeeded {
+		t.Fatalf("download by pipelineId: %+v %v", res, err)
+	}
+	if _, err := os.Stat(filepath.Join(env.Dirs.Sources, "dl", "a.txt")); err != nil {
+		t.Error(err)
+	}
+	if vars["BuildNumber"] != "run-41" {
+		t.Errorf("BuildNumber = %q, want run-41", vars["BuildNumber"])
+	}
+	env.Variables["Build.BuildNumber"] = "20261129.3"
+	env.Inputs = map[string]string{}
+	if res, err := runDownloadPipelineArtifact(t.Context(), env); err != nil || res.Status != Succeeded {
+		t.Fatalf("download current: %+v %v", res, err)
+	}
+	if vars["BuildNumber"] != "20261129.3" {
+		t.Errorf("BuildNumber = %q, want the current run's", vars["BuildNumber"])
+	}
+}
