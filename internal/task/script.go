@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 )
 
 // runScript writes script to a file under the job's temp directory and runs
@@ -53,7 +54,7 @@ func runCmdLine(ctx context.Context, env *Env) (Result, error) {
 	if err != nil {
 		return Result{Status: Failed, Message: err.Error()}, nil
 	}
-	return runScript(ctx, env, []string{"--noprofile", "--norc"}, env.Input("script", ""), "", nil,
+	return runScript(ctx, env, []string{"--noprofile", "--norc"}, env.Input("script", "echo Write your commands here\n\necho Hello world\n"), "", nil,
 		env.Input("workingDirectory", ""), failOnStderr)
 }
 
@@ -91,13 +92,13 @@ func runBash(ctx context.Context, env *Env) (Result, error) {
 			targetType = "filePath"
 		}
 	}
-	switch targetType {
-	case "inline", "INLINE", "Inline":
-		return runScript(ctx, env, flags, env.Input("script", ""), "", nil, dir, failOnStderr)
-	default:
+	switch strings.ToLower(targetType) {
+	case "inline":
+		return runScript(ctx, env, flags, env.Input("script", "# Write your commands here\n\necho 'Hello world'\n"), "", nil, dir, failOnStderr)
+	case "filepath":
 		path := env.Input("filePath", "")
 		if path == "" {
-			return Result{Status: Failed, Message: "input filePath is required when targetType is filePath"}, nil
+			return Result{Status: Failed, Message: "Bash@3: input filePath is required when targetType is filePath (or set targetType: inline and script)"}, nil
 		}
 		if !filepath.IsAbs(path) {
 			path = filepath.Join(env.Dirs.Sources, path)
@@ -106,6 +107,8 @@ func runBash(ctx context.Context, env *Env) (Result, error) {
 			return Result{Status: Failed, Message: fmt.Sprintf("script file %s not found", path)}, nil
 		}
 		return runScript(ctx, env, flags, "", path, splitArgs(env.Input("arguments", "")), dir, failOnStderr)
+	default:
+		return Result{Status: Failed, Message: fmt.Sprintf("Bash@3: input targetType: %q is not allowed: use filePath or inline", targetType)}, nil
 	}
 }
 
