@@ -114,6 +114,12 @@ func TestDockerBuildAndPushSkopeo(t *testing.T) {
 	}
 	digest := vars[VarImageDigest]
 	wantRef := host + "/team/web@" + digest
+	// DockerOutput, Azure's output, is the path of a file saying what was pushed.
+	outFile := vars["DockerOutput"]
+	delete(vars, "DockerOutput")
+	if b, err := os.ReadFile(outFile); err != nil || !strings.Contains(string(b), host+"/team/web:latest: digest: "+digest) {
+		t.Errorf("DockerOutput %s holds %q (%v), want the pushed tags and digest", outFile, b, err)
+	}
 	if diff := cmp.Diff(map[string]string{VarImageDigest: digest, VarDockerDigest: digest, VarImageRef: wantRef, VarDockerRef: wantRef}, vars); diff != "" {
 		t.Errorf("variables (-want +got):\n%s", diff)
 	}
