@@ -37,7 +37,7 @@ func Agentless(name string) bool { return IsManualValidation(name) }
 
 // ParseManualValidation reads the task's inputs (macros already expanded);
 // lists are separated by commas, semicolons or new lines. notifyUsers is
-// required, as in Azure, but may be empty (” notifies no one).
+// required, as in Azure, but may be empty, to notify no one.
 func ParseManualValidation(inputs map[string]string) (ManualValidation, error) {
 	env := &Env{Task: ManualValidationTask, Inputs: inputs}
 	present := false
