@@ -16,8 +16,9 @@ import (
 // runKubernetes is Kubernetes@1: one kubectl command against the cluster of
 // a service connection. Inputs (Azure's): connectionType ("Kubernetes Service
 // Connection" or "None": the ambient KUBECONFIG), kubernetesServiceEndpoint,
-// namespace, command, arguments, useConfigurationFile + configuration
-// (passed as -f), outputFormat (json default, yaml, go-template, jsonpath…,
+// namespace, command, arguments, useConfigurationFile with configurationType
+// configuration (default: the configuration file or folder) or inline (the
+// YAML in inline), passed as -f, outputFormat (json default, yaml, go-template, jsonpath…,
 // none), kubectl location (versionOrLocation: location + specifyLocation).
 // Its output becomes the KubectlOutput variable (secret when
 // outputIsSecret is true).
@@ -66,12 +67,12 @@ func runKubernetes(ctx context.Context, env *Env) (Result, error) {
 	if useFile, err := env.BoolInput("useConfigurationFile", false); err != nil {
 		return fail("%v", err)
 	} else if useFile {
-		cfg := env.Input("configuration", "")
-		if cfg == "" {
-			return fail("useConfigurationFile is true but configuration is empty")
+		cfg, err := kubernetesConfigFile(env)
+		if err != nil {
+			return fail("%v", err)
 		}
-		if !filepath.IsAbs(cfg) {
-			cfg = filepath.Join(env.Dirs.Sources, cfg)
+		if cfg != "" && strings.HasPrefix(cfg, env.Dirs.Temp+string(filepath.Separator)) {
+			defer os.Remove(cfg)
 		}
 		args = append(args, "-f", cfg)
 	}
@@ -170,4 +171,39 @@ func findKubectl(env *Env) (string, error) {
 		}
 	}
 	return "", errors.New("kubectl not found on PATH nor in the local cluster's binaries: install it or set versionOrLocation: location with specifyLocation")
+}
+
+// kubernetesConfigFile returns the -f argument of useConfigurationFile: the
+// configuration path, or a temporary file holding the inline YAML.
+func kubernetesConfigFile(env *Env) (string, error) {
+	switch ct := strings.ToLower(strings.TrimSpace(env.Input("configurationType", "configuration"))); ct {
+	case "configuration":
+		cfg := env.Input("configuration", "")
+		if cfg == "" {
+			return "", errors.New("input configuration is required when useConfigurationFile is true: a file or folder of manifests")
+		}
+		if !filepath.IsAbs(cfg) {
+			cfg = filepath.Join(env.Dirs.Sources, cfg)
+		}
+		return cfg, nil
+	case "inline":
+		text := env.Input("inline", "")
+		if strings.TrimSpace(text) == "" {
+			return "", errors.New("input inline is required when configurationType is inline: the YAML to apply")
+		}
+		if err := os.MkdirAll(env.Dirs.Temp, 0o755); err != nil {
+			return "", err
+		}
+		f, err := os.CreateTemp(env.Dirs.Temp, "kubectl-inline-*.yaml")
+		if err != nil {
+			return "", err
+		}
+		_, err = f.WriteString(text)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		return f.Name(), err
+	default:
+		return "", fmt.Errorf("input configurationType: %q is not allowed: use configuration or inline", ct)
+	}
 }

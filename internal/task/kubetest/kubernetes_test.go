@@ -106,6 +106,29 @@ func TestKubernetesTaskAppliesAndReadsBack(t *testing.T) {
 		t.Errorf("data = %v", cm.Data)
 	}
 
+	// configurationType inline applies the YAML of the inline input.
+	e, _, log = newEnv(t, "Kubernetes@1", map[string]string{
+		"kubernetesServiceEndpoint": "staging",
+		"command":                   "apply",
+		"useConfigurationFile":      "true",
+		"configurationType":         "inline",
+		"inline":                    "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: inline-settings}\ndata: {from: inline}\n",
+	})
+	if res := runTask(t, e); res.Status != task.Succeeded {
+		t.Fatalf("apply inline: %+v\n%s", res, log)
+	}
+	if cm, err := env.Client().CoreV1().ConfigMaps("staging").Get(t.Context(), "inline-settings", getOpts); err != nil || cm.Data["from"] != "inline" {
+		t.Errorf("inline ConfigMap: %v %v", cm, err)
+	}
+	if left, _ := os.ReadDir(e.Dirs.Temp); len(left) != 0 {
+		t.Errorf("the inline configuration was left in the temp folder: %v", left)
+	}
+	e, _, _ = newEnv(t, "Kubernetes@1", map[string]string{"kubernetesServiceEndpoint": "staging", "command": "apply",
+		"useConfigurationFile": "true", "configurationType": "inline"})
+	if res := runTask(t, e); res.Status != task.Failed || !strings.Contains(res.Message, "input inline is required") {
+		t.Errorf("inline without YAML = %+v", res)
+	}
+
 	e, vars, log := newEnv(t, "Kubernetes@1", map[string]string{
 		"kubernetesServiceEndpoint": "staging",
 		"command":                   "get",
