@@ -211,9 +211,11 @@ type registryTarget struct {
 	keychain authn.Keychain
 }
 
-// dockerTarget resolves containerRegistry and repository.
+// dockerTarget resolves containerRegistry and repository. As Azure's task
+// does, the repository is made a valid image name: lower case, no spaces.
 func dockerTarget(env *Env) (registryTarget, error) {
 	repo := strings.Trim(strings.TrimSpace(env.Input("repository", "")), "/")
+	repo = strings.ToLower(strings.ReplaceAll(repo, " ", ""))
 	if repo == "" {
 		return registryTarget{}, errors.New("input repository is required (the image name, as in team/web)")
 	}

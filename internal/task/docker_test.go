@@ -383,3 +383,18 @@ func TestDockerSupplyChainOnBuild(t *testing.T) {
 		t.Error("the key's password reached the log")
 	}
 }
+
+// TestDockerRepositoryName checks that the repository input becomes a valid
+// image name as in Azure's task (lower case, no spaces) under the
+// connection's registry host.
+func TestDockerRepositoryName(t *testing.T) {
+	env, _ := imageEnv(t, map[string]string{"repository": "/Team/My Web/", "containerRegistry": "nonprod-acr"},
+		map[string]config.Registry{"nonprod": {URL: "https://reg.example.com/"}})
+	got, err := dockerTarget(env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.repo != "reg.example.com/team/myweb" {
+		t.Errorf("repository %q, want reg.example.com/team/myweb", got.repo)
+	}
+}
