@@ -35,6 +35,16 @@ func TestPublishPipelineArtifactInputs(t *testing.T) {
 		t.Errorf("the default targetPath is not $(Pipeline.Workspace): %v", err)
 	}
 
+	// Without a name the artifact is named after the job.
+	env.Variables["System.JobIdentifier"] = "Build.Linux"
+	env.Inputs = map[string]string{"targetPath": filepath.Join(env.Dirs.Pipeline, "out")}
+	if res, err := runPublishPipelineArtifact(t.Context(), env); err != nil || res.Status != Succeeded {
+		t.Fatalf("publish without a name: %+v %v", res, err)
+	}
+	if _, err := os.Stat(filepath.Join(env.Dirs.Artifacts, "Build.Linux", "app.bin")); err != nil {
+		t.Errorf("the unnamed artifact is not named after the job: %v", err)
+	}
+
 	writeFiles(t, env.Dirs.Sources, map[string]string{
 		"site/index.html": "x", "site/debug.log": "x", "site/node_modules/m/i.js": "x", "site/keep/important.log": "x",
 		"site/.artifactignore": "# build noise\n*.log\nnode_modules/\n!keep/important.log\n",

@@ -11,7 +11,8 @@ import (
 
 // runPublishPipelineArtifact is PublishPipelineArtifact@1 (and `publish:`):
 // inputs targetPath (alias path; default $(Pipeline.Workspace)), artifact
-// (alias artifactName), publishLocation (alias artifactType: pipeline or
+// (alias artifactName; default the job's identifier, System.JobIdentifier,
+// a name unique to the job as Azure's is), publishLocation (alias artifactType: pipeline or
 // filepath, with fileSharePath). The file or directory is copied to
 // <data>/artifacts/<run>/<artifact>, or to <fileSharePath>/<artifact>; files
 // matched by a .artifactignore at the root of a published directory are left
@@ -21,7 +22,20 @@ func runPublishPipelineArtifact(_ context.Context, env *Env) (Result, error) {
 	if !filepath.IsAbs(src) {
 		src = filepath.Join(env.Dirs.Sources, src)
 	}
-	name := env.Input("artifact", env.Input("artifactName", "drop"))
+	name := env.Input("artifact", env.Input("artifactName", ""))
+	if name == "" {
+		// Azure: "if not set, the default is a unique ID scoped to the job".
+		name = "drop"
+		if id := lookupVar(env, "System.JobIdentifier"); id != "" {
+			name = strings.Map(func(r rune) rune {
+				if strings.ContainsRune(`/\:*?"<>|`, r) {
+					return '_'
+				}
+				return r
+			}, id)
+		}
+		env.Logf("No artifact name given: publishing as %s", name)
+	}
 	if strings.ContainsAny(name, `/\:*?"<>|`) || name == "." || name == ".." {
 		return Result{Status: Failed, Message: fmt.Sprintf("artifact name %q is not valid: use letters, digits, '-', '_' and '.'", name)}, nil
 	}
