@@ -15,8 +15,8 @@ import (
 // $(Build.SourcesDirectory)), Contents (patterns, default **), TargetFolder
 // (required), CleanTargetFolder, OverWrite, flattenFolders,
 // preserveTimestamp, retryCount and delayBetweenRetries (milliseconds,
-// default 1000), ignoreMakeDirErrors. Matched folders are created in the
-// target even when empty (unless flattenFolders).
+// default 1000), ignoreMakeDirErrors. As in Azure's task only files are
+// copied: a matched folder that holds no matched file is not created.
 func runCopyFiles(ctx context.Context, env *Env) (Result, error) {
 	src := env.Input("SourceFolder", env.Dirs.Sources)
 	if !filepath.IsAbs(src) {
@@ -90,16 +90,6 @@ func runCopyFiles(ctx context.Context, env *Env) (Result, error) {
 		rel, _ := filepath.Rel(src, p)
 		rel = filepath.ToSlash(rel)
 		if rel == "." || !matchPatterns(pats, rel) {
-			return nil
-		}
-		if d.IsDir() {
-			if flatten {
-				return nil
-			}
-			to := filepath.Join(dst, filepath.FromSlash(rel))
-			if err := retry(func() error { return os.MkdirAll(to, 0o755) }); err != nil && !ignoreMkdir {
-				return err
-			}
 			return nil
 		}
 		if d.Type().IsRegular() {
