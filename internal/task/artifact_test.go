@@ -101,3 +101,38 @@ func TestDownloadPipelineArtifactOutputs(t *testing.T) {
 		t.Errorf("BuildNumber = %q, want the current run's", vars["BuildNumber"])
 	}
 }
+
+// TestDownloadPipelineArtifactPlacement follows the task's reference: a
+// named artifact downloads into targetPath itself (default
+// $(Pipeline.Workspace)); without a name each artifact gets a folder of its
+// own; the download shorthand, which passes $(Pipeline.Workspace), puts a
+// named artifact in $(Pipeline.Workspace)/<name>.
+func TestDownloadPipelineArtifactPlacement(t *testing.T) {
+	env, _ := testEnv(t, nil)
+	writeFiles(t, filepath.Join(env.Dirs.Artifacts, "web"), map[string]string{"index.html": "w"})
+	writeFiles(t, filepath.Join(env.Dirs.Artifacts, "api"), map[string]string{"api.bin": "a"})
+	for _, tc := range []struct {
+		inputs map[string]string
+		want   []string
+	}{
+		{map[string]string{"artifact": "web"}, []string{"index.html"}},
+		{map[string]string{"artifactName": "web", "path": "dl"}, []string{"s/dl/index.html"}},
+		{map[string]string{}, []string{"api/api.bin", "web/index.html"}},
+		{map[string]string{"artifact": "web", "targetPath": env.Dirs.Pipeline}, []string{"web/index.html"}},
+	} {
+		if err := os.RemoveAll(env.Dirs.Pipeline); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.MkdirAll(env.Dirs.Sources, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		env.Inputs = tc.inputs
+		if res, err := runDownloadPipelineArtifact(t.Context(), env); err != nil || res.Status != Succeeded {
+			t.Fatalf("%v: %+v %v", tc.inputs, res, err)
+		}
+		got, _ := matchFiles(env.Dirs.Pipeline, "**")
+		if diff := cmp.Diff(tc.want, got); diff != "" {
+			t.Errorf("%v (-want +got):\n%s", tc.inputs, diff)
+		}
+	}
+}

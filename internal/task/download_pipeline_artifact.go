@@ -12,10 +12,11 @@ import (
 // inputs buildType (alias source: current, or specific with pipeline naming
 // a resources.pipelines alias — its run is resources.pipeline.<alias>.runID —
 // or pipelineId (aliases runId, buildId) naming a run of this runner), artifact
-// (alias artifactName; empty: all), targetPath (alias path; default
-// $(Pipeline.Workspace)), itemPattern (alias patterns; default **). A named
-// artifact lands in targetPath, or in $(Pipeline.Workspace)/<name> when no
-// targetPath is given; with no name each artifact lands in targetPath/<name>.
+// (alias artifactName; empty: all), targetPath (aliases path, downloadPath;
+// default $(Pipeline.Workspace)), itemPattern (alias patterns; default **).
+// A named artifact lands in targetPath (the download shorthand's
+// $(Pipeline.Workspace) meaning $(Pipeline.Workspace)/<name>); with no name
+// each artifact lands in targetPath/<name>. It sets the output BuildNumber.
 func runDownloadPipelineArtifact(_ context.Context, env *Env) (Result, error) {
 	artifacts := env.Dirs.Artifacts
 	where := "this run"
@@ -39,9 +40,13 @@ func runDownloadPipelineArtifact(_ context.Context, env *Env) (Result, error) {
 	var names []string
 	if name != "" {
 		names = []string{name}
-		// The download shorthand puts a named artifact in
+		// The task without a targetPath puts a named artifact's files in
+		// $(Pipeline.Workspace) itself, as Azure's does; the download
+		// shorthand, which names $(Pipeline.Workspace), puts them in
 		// $(Pipeline.Workspace)/<name>.
-		if target == "" || filepath.Clean(target) == filepath.Clean(env.Dirs.Pipeline) {
+		if target == "" {
+			target = env.Dirs.Pipeline
+		} else if filepath.Clean(target) == filepath.Clean(env.Dirs.Pipeline) {
 			target = filepath.Join(env.Dirs.Pipeline, name)
 		} else if alias := env.Input("pipeline", ""); alias != "" && filepath.Clean(target) == filepath.Join(env.Dirs.Pipeline, alias) {
 			// `download: <alias>` puts artifacts of a pipeline resource in
