@@ -82,7 +82,7 @@ func TestDownloadPipelineArtifactOutputs(t *testing.T) {
 		return nil
 	}
 	writeFiles(t, filepath.Join(filepath.Dir(env.Dirs.Artifacts), "run-41", "drop"), map[string]string{"a.txt": "a"})
-	env.Inputs = map[string]string{"source": "specific", "pipelineId": "run-41", "artifact": "drop", "path": "dl"}
+	env.Inputs = map[string]string{"source": "Specific", "pipelineId": "run-41", "artifact": "drop", "path": "dl"}
 	if res, err := runDownloadPipelineArtifact(t.Context(), env); err != nil || res.Status != Succeeded {
 		t.Fatalf("download by pipelineId: %+v %v", res, err)
 	}

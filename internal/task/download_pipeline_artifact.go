@@ -21,7 +21,7 @@ func runDownloadPipelineArtifact(_ context.Context, env *Env) (Result, error) {
 	artifacts := env.Dirs.Artifacts
 	where := "this run"
 	buildNumber := lookupVar(env, "Build.BuildNumber")
-	switch bt := env.Input("buildType", env.Input("source", "current")); bt {
+	switch bt := env.Input("buildType", env.Input("source", "current")); strings.ToLower(strings.TrimSpace(bt)) {
 	case "current":
 	case "specific":
 		run, number, err := specificRun(env)
@@ -32,7 +32,7 @@ func runDownloadPipelineArtifact(_ context.Context, env *Env) (Result, error) {
 		artifacts = filepath.Join(filepath.Dir(env.Dirs.Artifacts), run)
 		where = "run " + run
 	default:
-		return Result{Status: Failed, Message: fmt.Sprintf("buildType %s: use current or specific", bt)}, nil
+		return Result{Status: Failed, Message: fmt.Sprintf("DownloadPipelineArtifact@2: input buildType: %q is not allowed: use current or specific", bt)}, nil
 	}
 	name := env.Input("artifact", env.Input("artifactName", ""))
 	target := env.Input("targetPath", env.Input("path", env.Input("downloadPath", "")))

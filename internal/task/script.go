@@ -29,6 +29,10 @@ func runScript(ctx context.Context, env *Env, flags []string, script, file strin
 	}
 	if dir == "" {
 		dir = env.Dirs.Sources
+	} else if !filepath.IsAbs(dir) {
+		// A relative workingDirectory is a path in the sources, as Azure
+		// resolves path inputs against System.DefaultWorkingDirectory.
+		dir = filepath.Join(env.Dirs.Sources, dir)
 	}
 	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
 		return Result{Status: Failed, Message: fmt.Sprintf("working directory %s does not exist", dir)}, nil
@@ -103,8 +107,8 @@ func runBash(ctx context.Context, env *Env) (Result, error) {
 		if !filepath.IsAbs(path) {
 			path = filepath.Join(env.Dirs.Sources, path)
 		}
-		if _, err := os.Stat(path); err != nil {
-			return Result{Status: Failed, Message: fmt.Sprintf("script file %s not found", path)}, nil
+		if st, err := os.Stat(path); err != nil || st.IsDir() {
+			return Result{Status: Failed, Message: fmt.Sprintf("Bash@3: input filePath: script file %s not found", path)}, nil
 		}
 		return runScript(ctx, env, flags, "", path, splitArgs(env.Input("arguments", "")), dir, failOnStderr)
 	default:
