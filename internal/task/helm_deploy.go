@@ -34,8 +34,12 @@ func runHelmDeploy(ctx context.Context, env *Env) (Result, error) {
 	out, err := helmRun(ctx, env, cmd)
 	code := "0"
 	if err != nil {
+		name := env.Task
+		if name == "" {
+			name = "HelmDeploy"
+		}
 		code = "1"
-		out = err.Error()
+		out = name + ": " + err.Error()
 	}
 	for _, opts := range []VarOptions{{}, {Output: true}} {
 		if env.SetVariable == nil {
@@ -49,7 +53,7 @@ func runHelmDeploy(ctx context.Context, env *Env) (Result, error) {
 		}
 	}
 	if err != nil {
-		return Result{Status: Failed, Message: err.Error()}, nil
+		return Result{Status: Failed, Message: out}, nil
 	}
 	return Result{Status: Succeeded}, nil
 }

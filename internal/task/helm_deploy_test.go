@@ -117,6 +117,7 @@ func TestHelmDeployFailures(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			env, _ := testEnv(t, tt.inputs)
+			env.Task = "HelmDeploy@1"
 			helmTestChart(t, env)
 			env.Services = tt.services
 			vars := helmCaptureVars(env)
@@ -124,8 +125,8 @@ func TestHelmDeployFailures(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if res.Status != Failed || !strings.Contains(res.Message, tt.want) {
-				t.Fatalf("result %s %q, want Failed with %q", res.Status, res.Message, tt.want)
+			if res.Status != Failed || !strings.Contains(res.Message, tt.want) || !strings.HasPrefix(res.Message, "HelmDeploy@1: ") {
+				t.Fatalf("result %s %q, want Failed naming HelmDeploy@1 with %q", res.Status, res.Message, tt.want)
 			}
 			if diff := cmp.Diff(map[string]string{"helmExitCode": "1", "helmOutput": res.Message}, vars); diff != "" {
 				t.Errorf("variables (-want +got):\n%s", diff)
