@@ -26,7 +26,7 @@ func runDownloadPipelineArtifact(_ context.Context, env *Env) (Result, error) {
 	case "specific":
 		run, number, err := specificRun(env)
 		if err != nil {
-			return Result{Status: Failed, Message: err.Error()}, nil
+			return Result{Status: Failed, Message: "DownloadPipelineArtifact@2: " + err.Error()}, nil
 		}
 		buildNumber = number
 		artifacts = filepath.Join(filepath.Dir(env.Dirs.Artifacts), run)

@@ -37,10 +37,10 @@ func runPublishPipelineArtifact(_ context.Context, env *Env) (Result, error) {
 		env.Logf("No artifact name given: publishing as %s", name)
 	}
 	if strings.ContainsAny(name, `/\:*?"<>|`) || name == "." || name == ".." {
-		return Result{Status: Failed, Message: fmt.Sprintf("artifact name %q is not valid: use letters, digits, '-', '_' and '.'", name)}, nil
+		return Result{Status: Failed, Message: fmt.Sprintf("PublishPipelineArtifact@1: input artifact: name %q is not valid: use letters, digits, '-', '_' and '.'", name)}, nil
 	}
 	if _, err := os.Stat(src); err != nil {
-		return Result{Status: Failed, Message: fmt.Sprintf("path to publish %s not found", src)}, nil
+		return Result{Status: Failed, Message: fmt.Sprintf("PublishPipelineArtifact@1: input targetPath: %s not found", src)}, nil
 	}
 	store := env.Dirs.Artifacts
 	switch loc := strings.ToLower(env.Input("publishLocation", env.Input("artifactType", "pipeline"))); loc {
@@ -48,13 +48,13 @@ func runPublishPipelineArtifact(_ context.Context, env *Env) (Result, error) {
 	case "filepath":
 		store = env.Input("fileSharePath", "")
 		if store == "" {
-			return Result{Status: Failed, Message: "input fileSharePath is required when publishLocation is filepath"}, nil
+			return Result{Status: Failed, Message: "PublishPipelineArtifact@1: input fileSharePath is required when publishLocation is filepath"}, nil
 		}
 		if !filepath.IsAbs(store) {
 			store = filepath.Join(env.Dirs.Sources, store)
 		}
 	default:
-		return Result{Status: Failed, Message: fmt.Sprintf("input publishLocation: %q is not allowed: use pipeline or filepath", loc)}, nil
+		return Result{Status: Failed, Message: fmt.Sprintf("PublishPipelineArtifact@1: input publishLocation: %q is not allowed: use pipeline or filepath", loc)}, nil
 	}
 	dst := filepath.Join(store, name)
 	if err := os.MkdirAll(store, 0o755); err != nil {

@@ -35,7 +35,7 @@ func runScript(ctx context.Context, env *Env, flags []string, script, file strin
 		dir = filepath.Join(env.Dirs.Sources, dir)
 	}
 	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
-		return Result{Status: Failed, Message: fmt.Sprintf("working directory %s does not exist", dir)}, nil
+		return Result{Status: Failed, Message: fmt.Sprintf("input workingDirectory: %s does not exist", dir)}, nil
 	}
 	argv := append(append(append([]string{}, flags...), file), args...)
 	st, err := env.Exec(ctx, Command{Path: "bash", Args: argv, Dir: dir, SeparateStderr: failOnStderr})
