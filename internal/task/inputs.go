@@ -65,7 +65,9 @@ var helmInputs = []string{"connectionType", "azureSubscription", "azureSubscript
 	"command", "chartType", "chartName", "chartPath", "chartVersion", "version", "releaseName", "overrideValues",
 	"valueFile", "destination", "canaryimage", "upgradetiller", "updatedependency", "save", "install", "recreate",
 	"resetValues", "force", "waitForExecution", "arguments", "enableTls", "caCert", "certificate", "privatekey",
-	"tillernamespace", "failOnStderr", "publishPipelineMetadata", "chartNameForACR", "chartPathForACR"}
+	"tillernamespace", "failOnStderr", "publishPipelineMetadata", "chartNameForACR", "chartPathForACR",
+	// Conveyor's addition: the revision of a rollback.
+	"revision"}
 
 var manualValidationInputs = []string{"notifyUsers", "approvers", "allowApproversToApproveTheirOwnRuns",
 	"instructions", "onTimeout"}
