@@ -1,6 +1,8 @@
 package task
 
 import (
+	"os"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -52,5 +54,44 @@ func TestMisspeltRequiredInput(t *testing.T) {
 	}
 	if want := "##[warning]CopyFiles@2 has no input targetFolder_: it is ignored (did you mean TargetFolder?)\n"; !strings.Contains(log.String(), want) {
 		t.Errorf("log %q does not contain %q", log.String(), want)
+	}
+}
+
+// TestDocumentedInputsCoverWhatTasksRead keeps documentedInputs in step with
+// the code: every input a task's file reads must be listed, or users of it
+// would be warned that it is ignored.
+func TestDocumentedInputsCoverWhatTasksRead(t *testing.T) {
+	files := map[string][]string{
+		"Bash@3":                     {"script.go"},
+		"CopyFiles@2":                {"copy_files.go"},
+		"ArchiveFiles@2":             {"archive_files.go"},
+		"HelmDeploy@1":               {"helm_deploy.go"},
+		"KubernetesManifest@1":       {"kubernetes_manifest.go", "kubernetes_manifest_bake.go", "kubernetes_manifest_gate.go"},
+		"Kubernetes@1":               {"kubernetes.go"},
+		"Docker@2":                   {"docker.go"},
+		"AzureKeyVault@2":            {"azure_key_vault.go"},
+		"PublishPipelineArtifact@1":  {"publish_pipeline_artifact.go"},
+		"DownloadPipelineArtifact@2": {"download_pipeline_artifact.go"},
+		"PublishTestResults@2":       {"publish_test_results.go"},
+		"ManualValidation@1":         {"manual_validation.go"},
+	}
+	read := regexp.MustCompile(`(?:Input|BoolInput|intInput\(env,)\s*\(?"([A-Za-z.]+)"`)
+	for task, fs := range files {
+		inputs := map[string]string{}
+		for _, f := range fs {
+			src, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, m := range read.FindAllStringSubmatch(string(src), -1) {
+				inputs[m[1]] = "x"
+			}
+		}
+		if len(inputs) == 0 {
+			t.Errorf("%s: found no inputs read in %v", task, fs)
+		}
+		if got := UnknownInputs(task, inputs); len(got) > 0 {
+			t.Errorf("%s reads inputs documentedInputs does not list:\n%s", task, strings.Join(got, "\n"))
+		}
 	}
 }
