@@ -200,7 +200,8 @@ func helmPullOptions(env *Env, chart string, args deploy.HelmArgs) deploy.HelmPu
 // helmValues gathers valueFile, -f, overrideValues and --set.
 func helmValues(env *Env, args deploy.HelmArgs) (map[string]any, error) {
 	var files []string
-	if f := env.Input("valueFile", ""); f != "" {
+	// valueFile is one file, or several one a line (applied in order).
+	for _, f := range helmLines(env.Input("valueFile", "")) {
 		files = append(files, helmPath(env, f))
 	}
 	for _, f := range args.Values {
@@ -446,7 +447,8 @@ func helmTemplate(ctx context.Context, env *Env, args deploy.HelmArgs) (string, 
 		name = args.Positional[0]
 	}
 	var files []string
-	if f := env.Input("valueFile", ""); f != "" {
+	// valueFile is one file, or several one a line (applied in order).
+	for _, f := range helmLines(env.Input("valueFile", "")) {
 		files = append(files, helmPath(env, f))
 	}
 	for _, f := range args.Values {

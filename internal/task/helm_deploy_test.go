@@ -170,3 +170,34 @@ func TestHelmPullOptions(t *testing.T) {
 		}
 	}
 }
+
+// TestHelmDeployValues follows HelmDeploy's reference for values:
+// overrideValues as key1=val1,key2=val2 (or one a line) and valueFile (here
+// two files, one a line, the later winning); overrideValues beats files.
+func TestHelmDeployValues(t *testing.T) {
+	env, log := testEnv(t, map[string]string{
+		"command":        "template",
+		"chartType":      "FilePath",
+		"releaseName":    "shop",
+		"valueFile":      "values-a.yaml\nvalues-b.yaml",
+		"overrideValues": "image.tag=3.1.0,message=from-set",
+	})
+	env.Inputs["chartPath"] = helmTestChart(t, env)
+	writeFiles(t, env.Dirs.Sources, map[string]string{
+		"values-a.yaml": "replicaCount: 2\nmessage: from-a\n",
+		"values-b.yaml": "replicaCount: 5\n",
+	})
+	vars := helmCaptureVars(env)
+	res, err := runHelmDeploy(t.Context(), env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Status != Succeeded {
+		t.Fatalf("status %s: %s\n%s", res.Status, res.Message, log)
+	}
+	for _, want := range []string{"replicas: 5", `image: "registry.example/web:3.1.0"`, `value: "from-set"`} {
+		if !strings.Contains(vars["helmOutput"], want) {
+			t.Errorf("helmOutput lacks %q:\n%s", want, vars["helmOutput"])
+		}
+	}
+}
