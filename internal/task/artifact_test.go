@@ -27,12 +27,15 @@ func writeFiles(t *testing.T, root string, files map[string]string) {
 // .artifactignore leaves files out.
 func TestPublishPipelineArtifactInputs(t *testing.T) {
 	env, _ := testEnv(t, map[string]string{"artifact": "ws"})
-	writeFiles(t, env.Dirs.Pipeline, map[string]string{"out/app.bin": "bin"})
+	writeFiles(t, env.Dirs.Pipeline, map[string]string{"out/app.bin": "bin", "out/.gitignore": "*.tmp"})
 	if res, err := runPublishPipelineArtifact(t.Context(), env); err != nil || res.Status != Succeeded {
 		t.Fatalf("publish with default targetPath: %+v %v", res, err)
 	}
 	if _, err := os.Stat(filepath.Join(env.Dirs.Artifacts, "ws", "out", "app.bin")); err != nil {
 		t.Errorf("the default targetPath is not $(Pipeline.Workspace): %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(env.Dirs.Artifacts, "ws", "out", ".gitignore")); !os.IsNotExist(err) {
+		t.Errorf(".gitignore was published without a .artifactignore (%v)", err)
 	}
 
 	// Without a name the artifact is named after the job.

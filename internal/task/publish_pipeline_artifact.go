@@ -89,10 +89,16 @@ func runPublishPipelineArtifact(_ context.Context, env *Env) (Result, error) {
 // copyPublished copies the directory src to dst, leaving out what
 // src/.artifactignore names. The file follows .gitignore syntax: a pattern
 // without a slash matches at any depth, a trailing / matches directories
-// only, ! re-includes, and the last matching line decides.
+// only, ! re-includes, and the last matching line decides. Without the
+// file, .gitignore files are left out, as in Azure.
 func copyPublished(src, dst string) (int, error) {
 	data, err := os.ReadFile(filepath.Join(src, ".artifactignore"))
-	if err != nil && !os.IsNotExist(err) {
+	if os.IsNotExist(err) {
+		// Without a .artifactignore, .gitignore files are left out (an
+		// empty .artifactignore publishes them).
+		data, err = []byte(".gitignore\n"), nil
+	}
+	if err != nil {
 		return 0, err
 	}
 	var pats []filePattern
