@@ -61,6 +61,19 @@ func TestPublishPipelineArtifactInputs(t *testing.T) {
 	if diff := cmp.Diff([]string{"index.html", "keep/important.log"}, got); diff != "" {
 		t.Errorf("published to the share (-want +got):\n%s", diff)
 	}
+	// The reference's example: exclude everything, then re-include.
+	writeFiles(t, env.Dirs.Sources, map[string]string{
+		"app/dist/main.js": "x", "app/dist/css/a.css": "x", "app/package.json": "x", "app/src/main.ts": "x",
+		"app/.artifactignore": "# Exclude everything\n**/*\n\n!dist/\n!dist/**\n!package.json\n",
+	})
+	env.Inputs = map[string]string{"path": "app", "artifact": "app"}
+	if res, err := runPublishPipelineArtifact(t.Context(), env); err != nil || res.Status != Succeeded {
+		t.Fatalf("publish app: %+v %v", res, err)
+	}
+	got, _ = matchFiles(filepath.Join(env.Dirs.Artifacts, "app"), "**")
+	if diff := cmp.Diff([]string{"dist/css/a.css", "dist/main.js", "package.json"}, got); diff != "" {
+		t.Errorf("published with the reference's .artifactignore (-want +got):\n%s", diff)
+	}
 	for _, tc := range []map[string]string{
 		{"path": "site", "artifact": "x", "publishLocation": "filepath"},
 		{"path": "site", "artifact": "y", "publishLocation": "container"},
