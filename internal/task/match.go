@@ -37,6 +37,8 @@ func parsePatterns(root, patterns string) []filePattern {
 			}
 		}
 		line = strings.TrimPrefix(filepath.ToSlash(line), "./")
+		// minimatch negates a character class with [!…], path.Match with [^…].
+		line = strings.ReplaceAll(line, "[!", "[^")
 		out = append(out, filePattern{segs: strings.Split(line, "/"), exclude: neg})
 	}
 	return out

@@ -42,6 +42,8 @@ func TestMatchFiles(t *testing.T) {
 		{"?()", "src/hello?(x).ts", []string{"src/hello.ts"}},
 		{"+()", "+(a|b).*", []string{"a.txt", "b.js"}},
 		{"*() and class", "src/*(h|e|l)o.ts\n[ab].txt", []string{"a.txt", "src/hello.ts"}},
+		{"negated class", "[!a].*", []string{"b.js"}},
+		{"question mark", "src/?????.ts", []string{"src/hello.ts", "src/other.ts", "src/world.ts"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
