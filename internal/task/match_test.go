@@ -15,7 +15,7 @@ import (
 func TestMatchFiles(t *testing.T) {
 	root := t.TempDir()
 	files := []string{"a.txt", "b.js", ".hidden", "bin/x.dll", "bin/debug/y.dll", "src/hello.ts", "src/world.ts",
-		"src/other.ts", "src/test/t.ts", "docs/readme.md"}
+		"src/other.ts", "src/test/t.ts", "docs/readme.md", "lit/hello[a-z]"}
 	for _, f := range files {
 		p := filepath.Join(root, f)
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
@@ -31,7 +31,7 @@ func TestMatchFiles(t *testing.T) {
 	}{
 		{"all", "**", files},
 		{"root only", "*", []string{".hidden", "a.txt", "b.js"}},
-		{"exclude", "**\n!bin/**\n!src/**\n!docs/**", []string{".hidden", "a.txt", "b.js"}},
+		{"exclude", "**\n!bin/**\n!src/**\n!docs/**\n!lit/**", []string{".hidden", "a.txt", "b.js"}},
 		{"re-include after exclude", "src/**\n!src/**/*.ts\nsrc/test/**", []string{"src/test/t.ts"}},
 		{"exclude before include has no effect", "!src/**\nsrc/hello.ts", []string{"src/hello.ts"}},
 		{"double negation includes", "!!a.txt", []string{"a.txt"}},
@@ -43,6 +43,7 @@ func TestMatchFiles(t *testing.T) {
 		{"+()", "+(a|b).*", []string{"a.txt", "b.js"}},
 		{"*() and class", "src/*(h|e|l)o.ts\n[ab].txt", []string{"a.txt", "src/hello.ts"}},
 		{"negated class", "[!a].*", []string{"b.js"}},
+		{"escaping", "lit/hello[[]a-z]", []string{"lit/hello[a-z]"}},
 		{"question mark", "src/?????.ts", []string{"src/hello.ts", "src/other.ts", "src/world.ts"}},
 	}
 	for _, tt := range tests {
