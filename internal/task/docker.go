@@ -80,7 +80,7 @@ func runDocker(ctx context.Context, env *Env) (Result, error) {
 		return dockerLogout(env)
 	case "build", "push", "buildandpush":
 	default:
-		return dockerFail("command %q is not supported: use buildAndPush, build, push, login or logout", command)
+		return dockerFail("input command: %q is not supported: use buildAndPush, build, push, login or logout (start and stop need a Docker daemon, which Conveyor does not use)", command)
 	}
 	target, err := dockerTarget(env)
 	if err != nil {

@@ -297,7 +297,7 @@ func TestDockerInputErrors(t *testing.T) {
 		inputs map[string]string
 		want   string
 	}{
-		{"command", map[string]string{"command": "run", "repository": "x"}, `command "run" is not supported`},
+		{"command", map[string]string{"command": "run", "repository": "x"}, `input command: "run" is not supported`},
 		{"repository", map[string]string{}, "input repository is required"},
 		{"connection", map[string]string{"repository": "x", "containerRegistry": "nope"}, `service connection "nope" is not defined`},
 		{"argument", map[string]string{"repository": "x", "containerRegistry": "nonprod-acr", "arguments": "--squash"}, "--squash is not supported without a Docker daemon"},
