@@ -27,7 +27,7 @@ func runArchiveFiles(ctx context.Context, env *Env) (Result, error) {
 	fail := func(format string, a ...any) (Result, error) {
 		return Result{Status: Failed, Message: "ArchiveFiles@2: " + fmt.Sprintf(format, a...)}, nil
 	}
-	root := env.Input("rootFolderOrFile", env.Dirs.Binaries)
+	root := filepath.Clean(env.Input("rootFolderOrFile", env.Dirs.Binaries)) // "dir/" names dir
 	if !filepath.IsAbs(root) {
 		root = filepath.Join(env.Dirs.Sources, root)
 	}

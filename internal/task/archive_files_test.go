@@ -111,6 +111,16 @@ func TestArchiveFilesInputs(t *testing.T) {
 			}
 		})
 	}
+	// A root written with a trailing slash is still prepended.
+	env, _ := testEnv(t, map[string]string{"archiveFile": "slash.zip"})
+	writeFiles(t, env.Dirs.Binaries, map[string]string{"x.txt": "x"})
+	env.Inputs["rootFolderOrFile"] = env.Dirs.Binaries + "/"
+	if res, err := runArchiveFiles(t.Context(), env); err != nil || res.Status != Succeeded {
+		t.Fatalf("%+v %v", res, err)
+	}
+	if diff := cmp.Diff([]string{"b/x.txt"}, archiveNames(t, filepath.Join(env.Dirs.Sources, "slash.zip"))); diff != "" {
+		t.Errorf("root with a trailing slash (-want +got):\n%s", diff)
+	}
 	for _, tc := range []struct {
 		inputs map[string]string
 		want   string
