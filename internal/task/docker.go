@@ -68,7 +68,8 @@ const (
 // build keeps the image in the job's temp folder for a later push step;
 // push and buildAndPush push it and set the output variables imageDigest,
 // imageRef, DOCKER_OUTPUT_DIGEST and DOCKER_OUTPUT_REF (of the first tag's
-// push). login writes the connection's credentials to a docker config in
+// push); build, push and buildAndPush set DockerOutput, Azure's output: the
+// path of a file holding what the command did. login writes the connection's credentials to a docker config in
 // the job's temp folder and sets DOCKER_CONFIG for the steps after it.
 func runDocker(ctx context.Context, env *Env) (Result, error) {
 	command := strings.ToLower(strings.TrimSpace(env.Input("command", "buildAndPush")))
@@ -79,7 +80,7 @@ func runDocker(ctx context.Context, env *Env) (Result, error) {
 		return dockerLogout(env)
 	case "build", "push", "buildandpush":
 	default:
-		return dockerFail("command %q is not supported: use buildAndPush, build, push, login or logout", command)
+		return dockerFail("input command: %q is not supported: use buildAndPush, build, push, login or logout (start and stop need a Docker daemon, which Conveyor does not use)", command)
 	}
 	target, err := dockerTarget(env)
 	if err != nil {
@@ -113,6 +114,9 @@ func runDocker(ctx context.Context, env *Env) (Result, error) {
 			if err := setImageOutputs(env, d.String(), ""); err != nil {
 				return Result{}, err
 			}
+			if err := setDockerOutput(env, fmt.Sprintf("built %s@%s\n", target.repo, d)); err != nil {
+				return Result{}, err
+			}
 			return Result{Status: Succeeded, Message: "built " + d.String()}, nil
 		}
 	case "push":
@@ -128,6 +132,13 @@ func runDocker(ctx context.Context, env *Env) (Result, error) {
 	}
 	env.Logf("pushed %s (tags %s)", ref, strings.Join(tags, ", "))
 	if err := setImageOutputs(env, digest.String(), ref); err != nil {
+		return Result{}, err
+	}
+	var out strings.Builder
+	for _, t := range tags {
+		fmt.Fprintf(&out, "%s:%s: digest: %s\n", target.repo, t, digest)
+	}
+	if err := setDockerOutput(env, out.String()); err != nil {
 		return Result{}, err
 	}
 	if res, err := afterImagePush(ctx, env, PushedImage{Ref: ref, Digest: digest.String(), Repository: target.repo,
@@ -169,6 +180,29 @@ func setImageOutputs(env *Env, digest, ref string) error {
 	return nil
 }
 
+// setDockerOutput writes text to a file in the job's temp folder and sets
+// the documented output variable DockerOutput to its path.
+func setDockerOutput(env *Env, text string) error {
+	if env.SetVariable == nil {
+		return nil
+	}
+	if err := os.MkdirAll(env.Dirs.Temp, 0o755); err != nil {
+		return fmt.Errorf("Docker@2: DockerOutput: %w", err)
+	}
+	f, err := os.CreateTemp(env.Dirs.Temp, "docker-output-*.txt")
+	if err != nil {
+		return fmt.Errorf("Docker@2: DockerOutput: %w", err)
+	}
+	_, err = f.WriteString(text)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("Docker@2: DockerOutput: %w", err)
+	}
+	return env.SetVariable("DockerOutput", f.Name(), VarOptions{Output: true})
+}
+
 // registryTarget is where an image goes: the repository (host[/path]/repo),
 // its credentials and whether it speaks plain HTTP.
 type registryTarget struct {
@@ -177,9 +211,11 @@ type registryTarget struct {
 	keychain authn.Keychain
 }
 
-// dockerTarget resolves containerRegistry and repository.
+// dockerTarget resolves containerRegistry and repository. As Azure's task
+// does, the repository is made a valid image name: lower case, no spaces.
 func dockerTarget(env *Env) (registryTarget, error) {
 	repo := strings.Trim(strings.TrimSpace(env.Input("repository", "")), "/")
+	repo = strings.ToLower(strings.ReplaceAll(repo, " ", ""))
 	if repo == "" {
 		return registryTarget{}, errors.New("input repository is required (the image name, as in team/web)")
 	}

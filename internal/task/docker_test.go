@@ -114,6 +114,12 @@ func TestDockerBuildAndPushSkopeo(t *testing.T) {
 	}
 	digest := vars[VarImageDigest]
 	wantRef := host + "/team/web@" + digest
+	// DockerOutput, Azure's output, is the path of a file saying what was pushed.
+	outFile := vars["DockerOutput"]
+	delete(vars, "DockerOutput")
+	if b, err := os.ReadFile(outFile); err != nil || !strings.Contains(string(b), host+"/team/web:latest: digest: "+digest) {
+		t.Errorf("DockerOutput %s holds %q (%v), want the pushed tags and digest", outFile, b, err)
+	}
 	if diff := cmp.Diff(map[string]string{VarImageDigest: digest, VarDockerDigest: digest, VarImageRef: wantRef, VarDockerRef: wantRef}, vars); diff != "" {
 		t.Errorf("variables (-want +got):\n%s", diff)
 	}
@@ -291,7 +297,7 @@ func TestDockerInputErrors(t *testing.T) {
 		inputs map[string]string
 		want   string
 	}{
-		{"command", map[string]string{"command": "run", "repository": "x"}, `command "run" is not supported`},
+		{"command", map[string]string{"command": "run", "repository": "x"}, `input command: "run" is not supported`},
 		{"repository", map[string]string{}, "input repository is required"},
 		{"connection", map[string]string{"repository": "x", "containerRegistry": "nope"}, `service connection "nope" is not defined`},
 		{"argument", map[string]string{"repository": "x", "containerRegistry": "nonprod-acr", "arguments": "--squash"}, "--squash is not supported without a Docker daemon"},
@@ -375,5 +381,20 @@ func TestDockerSupplyChainOnBuild(t *testing.T) {
 	}
 	if strings.Contains(log.String(), "pw") && strings.Contains(log.String(), "COSIGN_PASSWORD=pw") {
 		t.Error("the key's password reached the log")
+	}
+}
+
+// TestDockerRepositoryName checks that the repository input becomes a valid
+// image name as in Azure's task (lower case, no spaces) under the
+// connection's registry host.
+func TestDockerRepositoryName(t *testing.T) {
+	env, _ := imageEnv(t, map[string]string{"repository": "/Team/My Web/", "containerRegistry": "nonprod-acr"},
+		map[string]config.Registry{"nonprod": {URL: "https://reg.example.com/"}})
+	got, err := dockerTarget(env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.repo != "reg.example.com/team/myweb" {
+		t.Errorf("repository %q, want reg.example.com/team/myweb", got.repo)
 	}
 }

@@ -11,25 +11,28 @@ import (
 // runDownloadPipelineArtifact is DownloadPipelineArtifact@2 (and `download:`):
 // inputs buildType (alias source: current, or specific with pipeline naming
 // a resources.pipelines alias — its run is resources.pipeline.<alias>.runID —
-// or runId/buildId naming a run of this runner), artifact
-// (alias artifactName; empty: all), targetPath (alias path; default
-// $(Pipeline.Workspace)), itemPattern (alias patterns; default **). A named
-// artifact lands in targetPath, or in $(Pipeline.Workspace)/<name> when no
-// targetPath is given; with no name each artifact lands in targetPath/<name>.
+// or pipelineId (aliases runId, buildId) naming a run of this runner), artifact
+// (alias artifactName; empty: all), targetPath (aliases path, downloadPath;
+// default $(Pipeline.Workspace)), itemPattern (alias patterns; default **).
+// A named artifact lands in targetPath (the download shorthand's
+// $(Pipeline.Workspace) meaning $(Pipeline.Workspace)/<name>); with no name
+// each artifact lands in targetPath/<name>. It sets the output BuildNumber.
 func runDownloadPipelineArtifact(_ context.Context, env *Env) (Result, error) {
 	artifacts := env.Dirs.Artifacts
 	where := "this run"
-	switch bt := env.Input("buildType", env.Input("source", "current")); bt {
+	buildNumber := lookupVar(env, "Build.BuildNumber")
+	switch bt := env.Input("buildType", env.Input("source", "current")); strings.ToLower(strings.TrimSpace(bt)) {
 	case "current":
 	case "specific":
-		run, err := specificRun(env)
+		run, number, err := specificRun(env)
 		if err != nil {
-			return Result{Status: Failed, Message: err.Error()}, nil
+			return Result{Status: Failed, Message: "DownloadPipelineArtifact@2: " + err.Error()}, nil
 		}
+		buildNumber = number
 		artifacts = filepath.Join(filepath.Dir(env.Dirs.Artifacts), run)
 		where = "run " + run
 	default:
-		return Result{Status: Failed, Message: fmt.Sprintf("buildType %s: use current or specific", bt)}, nil
+		return Result{Status: Failed, Message: fmt.Sprintf("DownloadPipelineArtifact@2: input buildType: %q is not allowed: use current or specific", bt)}, nil
 	}
 	name := env.Input("artifact", env.Input("artifactName", ""))
 	target := env.Input("targetPath", env.Input("path", env.Input("downloadPath", "")))
@@ -37,9 +40,13 @@ func runDownloadPipelineArtifact(_ context.Context, env *Env) (Result, error) {
 	var names []string
 	if name != "" {
 		names = []string{name}
-		// The download shorthand puts a named artifact in
+		// The task without a targetPath puts a named artifact's files in
+		// $(Pipeline.Workspace) itself, as Azure's does; the download
+		// shorthand, which names $(Pipeline.Workspace), puts them in
 		// $(Pipeline.Workspace)/<name>.
-		if target == "" || filepath.Clean(target) == filepath.Clean(env.Dirs.Pipeline) {
+		if target == "" {
+			target = env.Dirs.Pipeline
+		} else if filepath.Clean(target) == filepath.Clean(env.Dirs.Pipeline) {
 			target = filepath.Join(env.Dirs.Pipeline, name)
 		} else if alias := env.Input("pipeline", ""); alias != "" && filepath.Clean(target) == filepath.Join(env.Dirs.Pipeline, alias) {
 			// `download: <alias>` puts artifacts of a pipeline resource in
@@ -91,31 +98,51 @@ func runDownloadPipelineArtifact(_ context.Context, env *Env) (Result, error) {
 	if total == 0 && name == "" {
 		env.Logf("##[warning]No artifacts found in %s", where)
 	}
+	// The documented output: the build number of the run downloaded from.
+	if env.SetVariable != nil && buildNumber != "" {
+		if err := env.SetVariable("BuildNumber", buildNumber, VarOptions{Output: true}); err != nil {
+			return Result{}, fmt.Errorf("download artifacts: set BuildNumber: %w", err)
+		}
+	}
 	return Result{Status: Succeeded}, nil
 }
 
-// specificRun returns the run whose artifacts a specific download reads: the
-// runId/buildId input, else the run of the pipeline resource named by the
-// pipeline input (resources.pipeline.<alias>.runID).
-func specificRun(env *Env) (string, error) {
-	run := env.Input("runId", env.Input("buildId", ""))
+// lookupVar returns the variable named name, case-insensitively.
+func lookupVar(env *Env, name string) string {
+	if v, ok := env.Variables[name]; ok {
+		return v
+	}
+	for k, v := range env.Variables {
+		if strings.EqualFold(k, name) {
+			return v
+		}
+	}
+	return ""
+}
+
+// specificRun returns the run whose artifacts a specific download reads and
+// its build number: the pipelineId (runId, buildId) input, else the run of
+// the pipeline resource named by the pipeline input
+// (resources.pipeline.<alias>.runID, numbered runName).
+func specificRun(env *Env) (run, number string, err error) {
+	run = env.Input("pipelineId", env.Input("runId", env.Input("buildId", "")))
+	number = run
 	if run == "" {
 		alias := env.Input("pipeline", env.Input("definition", ""))
 		if alias == "" {
-			return "", fmt.Errorf("buildType specific: name the pipeline resource (pipeline: <alias>) or the run (runId)")
+			return "", "", fmt.Errorf("buildType specific: name the pipeline resource (pipeline: <alias>) or the run (runId)")
 		}
-		key := "resources.pipeline." + alias + ".runID"
-		for k, v := range env.Variables {
-			if strings.EqualFold(k, key) {
-				run = v
-			}
+		run = lookupVar(env, "resources.pipeline."+alias+".runID")
+		number = lookupVar(env, "resources.pipeline."+alias+".runName")
+		if number == "" {
+			number = run
 		}
 		if run == "" {
-			return "", fmt.Errorf("download %s: this run was not triggered by pipeline resource %s and no runId was given, so there is no run to download from (run the pipeline through its resource trigger, or set runId)", alias, alias)
+			return "", "", fmt.Errorf("download %s: this run was not triggered by pipeline resource %s and no runId was given, so there is no run to download from (run the pipeline through its resource trigger, or set runId)", alias, alias)
 		}
 	}
 	if run != filepath.Base(run) || run == "." || run == ".." {
-		return "", fmt.Errorf("runId %q is not a run id", run)
+		return "", "", fmt.Errorf("pipelineId %q is not a run id", run)
 	}
-	return run, nil
+	return run, number, nil
 }

@@ -34,8 +34,12 @@ func runHelmDeploy(ctx context.Context, env *Env) (Result, error) {
 	out, err := helmRun(ctx, env, cmd)
 	code := "0"
 	if err != nil {
+		name := env.Task
+		if name == "" {
+			name = "HelmDeploy"
+		}
 		code = "1"
-		out = err.Error()
+		out = name + ": " + err.Error()
 	}
 	for _, opts := range []VarOptions{{}, {Output: true}} {
 		if env.SetVariable == nil {
@@ -49,7 +53,7 @@ func runHelmDeploy(ctx context.Context, env *Env) (Result, error) {
 		}
 	}
 	if err != nil {
-		return Result{Status: Failed, Message: err.Error()}, nil
+		return Result{Status: Failed, Message: out}, nil
 	}
 	return Result{Status: Succeeded}, nil
 }
@@ -196,7 +200,8 @@ func helmPullOptions(env *Env, chart string, args deploy.HelmArgs) deploy.HelmPu
 // helmValues gathers valueFile, -f, overrideValues and --set.
 func helmValues(env *Env, args deploy.HelmArgs) (map[string]any, error) {
 	var files []string
-	if f := env.Input("valueFile", ""); f != "" {
+	// valueFile is one file, or several one a line (applied in order).
+	for _, f := range helmLines(env.Input("valueFile", "")) {
 		files = append(files, helmPath(env, f))
 	}
 	for _, f := range args.Values {
@@ -442,7 +447,8 @@ func helmTemplate(ctx context.Context, env *Env, args deploy.HelmArgs) (string, 
 		name = args.Positional[0]
 	}
 	var files []string
-	if f := env.Input("valueFile", ""); f != "" {
+	// valueFile is one file, or several one a line (applied in order).
+	for _, f := range helmLines(env.Input("valueFile", "")) {
 		files = append(files, helmPath(env, f))
 	}
 	for _, f := range args.Values {

@@ -117,6 +117,7 @@ func TestHelmDeployFailures(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			env, _ := testEnv(t, tt.inputs)
+			env.Task = "HelmDeploy@1"
 			helmTestChart(t, env)
 			env.Services = tt.services
 			vars := helmCaptureVars(env)
@@ -124,8 +125,8 @@ func TestHelmDeployFailures(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if res.Status != Failed || !strings.Contains(res.Message, tt.want) {
-				t.Fatalf("result %s %q, want Failed with %q", res.Status, res.Message, tt.want)
+			if res.Status != Failed || !strings.Contains(res.Message, tt.want) || !strings.HasPrefix(res.Message, "HelmDeploy@1: ") {
+				t.Fatalf("result %s %q, want Failed naming HelmDeploy@1 with %q", res.Status, res.Message, tt.want)
 			}
 			if diff := cmp.Diff(map[string]string{"helmExitCode": "1", "helmOutput": res.Message}, vars); diff != "" {
 				t.Errorf("variables (-want +got):\n%s", diff)
@@ -166,6 +167,37 @@ func TestHelmPullOptions(t *testing.T) {
 		env.Services = &Services{Config: cfg}
 		if diff := cmp.Diff(tt.want, helmPullOptions(env, tt.chart, tt.args)); diff != "" {
 			t.Errorf("helmPullOptions(%s) (-want +got):\n%s", tt.chart, diff)
+		}
+	}
+}
+
+// TestHelmDeployValues follows HelmDeploy's reference for values:
+// overrideValues as key1=val1,key2=val2 (or one a line) and valueFile (here
+// two files, one a line, the later winning); overrideValues beats files.
+func TestHelmDeployValues(t *testing.T) {
+	env, log := testEnv(t, map[string]string{
+		"command":        "template",
+		"chartType":      "FilePath",
+		"releaseName":    "shop",
+		"valueFile":      "values-a.yaml\nvalues-b.yaml",
+		"overrideValues": "image.tag=3.1.0,message=from-set",
+	})
+	env.Inputs["chartPath"] = helmTestChart(t, env)
+	writeFiles(t, env.Dirs.Sources, map[string]string{
+		"values-a.yaml": "replicaCount: 2\nmessage: from-a\n",
+		"values-b.yaml": "replicaCount: 5\n",
+	})
+	vars := helmCaptureVars(env)
+	res, err := runHelmDeploy(t.Context(), env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Status != Succeeded {
+		t.Fatalf("status %s: %s\n%s", res.Status, res.Message, log)
+	}
+	for _, want := range []string{"replicas: 5", `image: "registry.example/web:3.1.0"`, `value: "from-set"`} {
+		if !strings.Contains(vars["helmOutput"], want) {
+			t.Errorf("helmOutput lacks %q:\n%s", want, vars["helmOutput"])
 		}
 	}
 }

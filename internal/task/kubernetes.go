@@ -10,17 +10,23 @@ import (
 	"path/filepath"
 	"strings"
 
+	"k8s.io/client-go/tools/clientcmd"
+
 	"conveyor.dev/conveyor/internal/kubeenv"
 )
 
 // runKubernetes is Kubernetes@1: one kubectl command against the cluster of
 // a service connection. Inputs (Azure's): connectionType ("Kubernetes Service
 // Connection" or "None": the ambient KUBECONFIG), kubernetesServiceEndpoint,
-// namespace, command, arguments, useConfigurationFile + configuration
-// (passed as -f), outputFormat (json default, yaml, go-template, jsonpath…,
+// namespace, command, arguments, useConfigurationFile with configurationType
+// configuration (default: the configuration file or folder) or inline (the
+// YAML in inline), passed as -f, outputFormat (json default, yaml, go-template, jsonpath…,
 // none), kubectl location (versionOrLocation: location + specifyLocation).
 // Its output becomes the KubectlOutput variable (secret when
-// outputIsSecret is true).
+// outputIsSecret is true). command login writes a kubeconfig for the
+// connection (its context and namespace current) to the job's temp folder
+// and sets KUBECONFIG for the steps after it, so that their kubectl reaches
+// the cluster; logout removes it.
 func runKubernetes(ctx context.Context, env *Env) (Result, error) {
 	fail := func(format string, a ...any) (Result, error) {
 		return Result{Status: Failed, Message: fmt.Sprintf("Kubernetes@1: "+format, a...)}, nil
@@ -34,6 +40,9 @@ func runKubernetes(ctx context.Context, env *Env) (Result, error) {
 	ns := env.Input("namespace", "")
 	switch ct := strings.ToLower(env.Input("connectionType", "Kubernetes Service Connection")); ct {
 	case "none":
+		if c := strings.ToLower(command); c == "login" || c == "logout" {
+			return fail("command %s needs a service connection: set kubernetesServiceEndpoint", c)
+		}
 	case "kubernetes service connection", "azure resource manager":
 		conn := env.Input("kubernetesServiceEndpoint", env.Input("kubernetesServiceConnection", ""))
 		if conn == "" {
@@ -51,11 +60,20 @@ func runKubernetes(ctx context.Context, env *Env) (Result, error) {
 			return fail("cluster %s has no kubeconfig: set clusters.%s.kubeconfig in conveyor.yaml or start the local cluster with `conveyor cluster up`", cl.Name, cl.Name)
 		}
 		kubeconfig = cl.Kubeconfig
-		if cl.Context != "" {
-			args = append(args, "--context", cl.Context)
+		if !filepath.IsAbs(kubeconfig) && svc.Config.Dir != "" {
+			kubeconfig = filepath.Join(svc.Config.Dir, kubeconfig)
 		}
 		if ns == "" {
 			ns = cns
+		}
+		switch strings.ToLower(command) {
+		case "login":
+			return kubernetesLogin(env, conn, kubeconfig, cl.Context, ns)
+		case "logout":
+			return kubernetesLogout(env)
+		}
+		if cl.Context != "" {
+			args = append(args, "--context", cl.Context)
 		}
 	default:
 		return fail("connectionType %q: use \"Kubernetes Service Connection\" or None", ct)
@@ -66,12 +84,12 @@ func runKubernetes(ctx context.Context, env *Env) (Result, error) {
 	if useFile, err := env.BoolInput("useConfigurationFile", false); err != nil {
 		return fail("%v", err)
 	} else if useFile {
-		cfg := env.Input("configuration", "")
-		if cfg == "" {
-			return fail("useConfigurationFile is true but configuration is empty")
+		cfg, err := kubernetesConfigFile(env)
+		if err != nil {
+			return fail("%v", err)
 		}
-		if !filepath.IsAbs(cfg) {
-			cfg = filepath.Join(env.Dirs.Sources, cfg)
+		if cfg != "" && strings.HasPrefix(cfg, env.Dirs.Temp+string(filepath.Separator)) {
+			defer os.Remove(cfg)
 		}
 		args = append(args, "-f", cfg)
 	}
@@ -170,4 +188,87 @@ func findKubectl(env *Env) (string, error) {
 		}
 	}
 	return "", errors.New("kubectl not found on PATH nor in the local cluster's binaries: install it or set versionOrLocation: location with specifyLocation")
+}
+
+// kubernetesConfigFile returns the -f argument of useConfigurationFile: the
+// configuration path, or a temporary file holding the inline YAML.
+func kubernetesConfigFile(env *Env) (string, error) {
+	switch ct := strings.ToLower(strings.TrimSpace(env.Input("configurationType", "configuration"))); ct {
+	case "configuration":
+		cfg := env.Input("configuration", "")
+		if cfg == "" {
+			return "", errors.New("input configuration is required when useConfigurationFile is true: a file or folder of manifests")
+		}
+		if !filepath.IsAbs(cfg) {
+			cfg = filepath.Join(env.Dirs.Sources, cfg)
+		}
+		return cfg, nil
+	case "inline":
+		text := env.Input("inline", "")
+		if strings.TrimSpace(text) == "" {
+			return "", errors.New("input inline is required when configurationType is inline: the YAML to apply")
+		}
+		if err := os.MkdirAll(env.Dirs.Temp, 0o755); err != nil {
+			return "", err
+		}
+		f, err := os.CreateTemp(env.Dirs.Temp, "kubectl-inline-*.yaml")
+		if err != nil {
+			return "", err
+		}
+		_, err = f.WriteString(text)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		return f.Name(), err
+	default:
+		return "", fmt.Errorf("input configurationType: %q is not allowed: use configuration or inline", ct)
+	}
+}
+
+// kubeLoginFile is where login keeps the job's kubeconfig.
+func kubeLoginFile(env *Env) string { return filepath.Join(env.Dirs.Temp, "kubectl-login", "config") }
+
+// kubernetesLogin writes the connection's kubeconfig, with its context and
+// namespace current, for the steps after this one (KUBECONFIG).
+func kubernetesLogin(env *Env, conn, kubeconfig, context, ns string) (Result, error) {
+	cfg, err := clientcmd.LoadFromFile(kubeconfig)
+	if err != nil {
+		return Result{Status: Failed, Message: fmt.Sprintf("Kubernetes@1: login to %s: %v", conn, err)}, nil
+	}
+	if context != "" {
+		cfg.CurrentContext = context
+	}
+	cur, ok := cfg.Contexts[cfg.CurrentContext]
+	if !ok {
+		return Result{Status: Failed, Message: fmt.Sprintf("Kubernetes@1: login to %s: kubeconfig %s has no context %q", conn, kubeconfig, cfg.CurrentContext)}, nil
+	}
+	if ns != "" {
+		cur.Namespace = ns
+	}
+	file := kubeLoginFile(env)
+	if err := os.MkdirAll(filepath.Dir(file), 0o700); err != nil {
+		return Result{}, fmt.Errorf("Kubernetes@1 login: %w", err)
+	}
+	if err := clientcmd.WriteToFile(*cfg, file); err != nil {
+		return Result{}, fmt.Errorf("Kubernetes@1 login: %w", err)
+	}
+	if err := os.Chmod(file, 0o600); err != nil {
+		return Result{}, fmt.Errorf("Kubernetes@1 login: %w", err)
+	}
+	if env.SetVariable != nil {
+		if err := env.SetVariable("KUBECONFIG", file, VarOptions{}); err != nil {
+			return Result{}, err
+		}
+	}
+	env.Logf("logged in to %s (namespace %s): $KUBECONFIG is set for the steps after this one", conn, cur.Namespace)
+	return Result{Status: Succeeded}, nil
+}
+
+// kubernetesLogout removes what login wrote.
+func kubernetesLogout(env *Env) (Result, error) {
+	if err := os.RemoveAll(filepath.Dir(kubeLoginFile(env))); err != nil {
+		return Result{}, fmt.Errorf("Kubernetes@1 logout: %w", err)
+	}
+	env.Logf("logged out")
+	return Result{Status: Succeeded}, nil
 }

@@ -53,8 +53,19 @@ const defaultRolloutTimeout = 300 * time.Second
 // connection's name outside a deployment job), namespace and pipeline.
 func runKubernetesManifest(ctx context.Context, env *Env) (Result, error) {
 	action := strings.ToLower(strings.TrimSpace(env.Input("action", "deploy")))
-	if action == "bake" {
+	switch action {
+	case "bake":
 		return runManifestBake(ctx, env)
+	case "deploy", "promote", "reject", "scale", "patch", "delete", "createsecret":
+	default:
+		return manifestFail("input action: %q is not known: use deploy, bake, promote, reject, scale, patch, delete or createSecret", action)
+	}
+	switch ct := strings.ToLower(strings.TrimSpace(env.Input("connectionType", "kubernetesServiceConnection"))); ct {
+	case "kubernetesserviceconnection", "kubernetes service connection":
+	case "azureresourcemanager", "azure resource manager":
+		return manifestFail("input connectionType: azureResourceManager connections are not supported: set connectionType: kubernetesServiceConnection and name a cluster connection of conveyor.yaml in kubernetesServiceConnection")
+	default:
+		return manifestFail("input connectionType: %q is not allowed: use kubernetesServiceConnection", ct)
 	}
 	k, err := newManifestRun(env, action)
 	if err != nil {

@@ -93,3 +93,23 @@ func TestReadManifests(t *testing.T) {
 		}
 	}
 }
+
+// TestManifestInputErrors checks the input errors KubernetesManifest@1
+// gives before it reaches a cluster: each names the task and the input.
+func TestManifestInputErrors(t *testing.T) {
+	for _, tc := range []struct {
+		inputs map[string]string
+		want   string
+	}{
+		{map[string]string{"action": "redeploy", "kubernetesServiceConnection": "staging"}, `input action: "redeploy" is not known`},
+		{map[string]string{"action": "deploy", "connectionType": "azureResourceManager"}, "input connectionType: azureResourceManager connections are not supported"},
+		{map[string]string{"action": "deploy", "connectionType": "ssh"}, `input connectionType: "ssh" is not allowed`},
+		{map[string]string{"action": "deploy", "kubernetesServiceConection": "staging"}, "input kubernetesServiceConnection is required"},
+	} {
+		env, _ := testEnv(t, tc.inputs)
+		res, err := runKubernetesManifest(t.Context(), env)
+		if err != nil || res.Status != Failed || !strings.Contains(res.Message, tc.want) || !strings.HasPrefix(res.Message, "KubernetesManifest@1: ") {
+			t.Errorf("%v: %+v %v, want Failed with %q", tc.inputs, res, err, tc.want)
+		}
+	}
+}

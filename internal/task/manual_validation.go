@@ -36,9 +36,17 @@ func IsManualValidation(name string) bool {
 func Agentless(name string) bool { return IsManualValidation(name) }
 
 // ParseManualValidation reads the task's inputs (macros already expanded);
-// lists are separated by commas, semicolons or new lines.
+// lists are separated by commas, semicolons or new lines. notifyUsers is
+// required, as in Azure, but may be empty, to notify no one.
 func ParseManualValidation(inputs map[string]string) (ManualValidation, error) {
 	env := &Env{Task: ManualValidationTask, Inputs: inputs}
+	present := false
+	for k := range inputs {
+		present = present || strings.EqualFold(k, "notifyUsers")
+	}
+	if !present {
+		return ManualValidation{}, fmt.Errorf("%s: input notifyUsers is required: list the users or groups to tell, or write notifyUsers: '' to tell no one", ManualValidationTask)
+	}
 	mv := ManualValidation{
 		NotifyUsers:  splitList(env.Input("notifyUsers", "")),
 		Approvers:    splitList(env.Input("approvers", "")),

@@ -21,8 +21,11 @@ func TestParseManualValidation(t *testing.T) {
 			"allowApproversToApproveTheirOwnRuns": "False", "onTimeout": "Resume"},
 			task.ManualValidation{NotifyUsers: []string{"a@x", "b@x"}, Approvers: []string{"ops", "release-team", "carol"},
 				Instructions: "check it", OnTimeout: "resume"}, false},
-		{"bad onTimeout", map[string]string{"onTimeout": "later"}, task.ManualValidation{}, true},
-		{"bad bool", map[string]string{"allowApproversToApproveTheirOwnRuns": "perhaps"}, task.ManualValidation{}, true},
+		{"notify no one", map[string]string{"NOTIFYUSERS": ""},
+			task.ManualValidation{AllowApproversToApproveTheirOwnRuns: true, OnTimeout: "reject"}, false},
+		{"notifyUsers missing", map[string]string{"approvers": "ops"}, task.ManualValidation{}, true},
+		{"bad onTimeout", map[string]string{"notifyUsers": "", "onTimeout": "later"}, task.ManualValidation{}, true},
+		{"bad bool", map[string]string{"notifyUsers": "", "allowApproversToApproveTheirOwnRuns": "perhaps"}, task.ManualValidation{}, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := task.ParseManualValidation(tc.inputs)

@@ -67,28 +67,43 @@ func ParseJUnit(data []byte) (TestCounts, []string, error) {
 // runPublishTestResults is PublishTestResults@2 for JUnit results: inputs
 // testResultsFormat (JUnit), testResultsFiles (default **/TEST-*.xml),
 // searchFolder (default $(System.DefaultWorkingDirectory)),
-// failTaskOnFailedTests, failTaskOnMissingResultsFile, testRunTitle.
+// failTaskOnFailedTests, failTaskOnMissingResultsFile,
+// failTaskOnFailureToPublishResults (a result file that cannot be read is a
+// warning unless it is true), testRunTitle.
 func runPublishTestResults(_ context.Context, env *Env) (Result, error) {
-	format := env.Input("testResultsFormat", env.Input("testRunner", "JUnit"))
-	if !strings.EqualFold(format, "JUnit") {
-		return Result{Status: Failed, Message: fmt.Sprintf("testResultsFormat %s is not supported: use JUnit", format)}, nil
+	fail := func(format string, a ...any) (Result, error) {
+		return Result{Status: Failed, Message: "PublishTestResults@2: " + fmt.Sprintf(format, a...)}, nil
 	}
-	failOnFailed, err := env.BoolInput("failTaskOnFailedTests", false)
-	if err != nil {
-		return Result{Status: Failed, Message: err.Error()}, nil
+	switch format := env.Input("testResultsFormat", env.Input("testRunner", "JUnit")); strings.ToLower(format) {
+	case "junit":
+	case "nunit", "vstest", "xunit", "ctest":
+		return fail("testResultsFormat %s is not supported by Conveyor: publish JUnit XML (most test runners can write it)", format)
+	default:
+		return fail("input testResultsFormat: %q is not allowed: use JUnit, NUnit, VSTest, XUnit or CTest", format)
 	}
-	failOnMissing, err := env.BoolInput("failTaskOnMissingResultsFile", false)
-	if err != nil {
-		return Result{Status: Failed, Message: err.Error()}, nil
+	var failOnFailed, failOnMissing, failOnPublish bool
+	for _, b := range []struct {
+		name string
+		v    *bool
+	}{{"failTaskOnFailedTests", &failOnFailed}, {"failTaskOnMissingResultsFile", &failOnMissing},
+		{"failTaskOnFailureToPublishResults", &failOnPublish}} {
+		v, err := env.BoolInput(b.name, false)
+		if err != nil {
+			return fail("%v", err)
+		}
+		*b.v = v
 	}
 	folder := env.Input("searchFolder", env.Dirs.Sources)
+	if !filepath.IsAbs(folder) {
+		folder = filepath.Join(env.Dirs.Sources, folder)
+	}
 	files, err := matchFiles(folder, env.Input("testResultsFiles", "**/TEST-*.xml"))
 	if err != nil && !os.IsNotExist(err) {
 		return Result{}, fmt.Errorf("publish test results: %w", err)
 	}
 	if len(files) == 0 {
 		if failOnMissing {
-			return Result{Status: Failed, Message: "no test result files matched"}, nil
+			return fail("no test result files matching %s were found in %s (failTaskOnMissingResultsFile is true)", env.Input("testResultsFiles", "**/TEST-*.xml"), folder)
 		}
 		env.Logf("##[warning]No test result files matching %s were found in %s", env.Input("testResultsFiles", "**/TEST-*.xml"), folder)
 		return Result{Status: Succeeded}, nil
@@ -102,7 +117,11 @@ func runPublishTestResults(_ context.Context, env *Env) (Result, error) {
 		}
 		c, failed, err := ParseJUnit(data)
 		if err != nil {
-			return Result{Status: Failed, Message: fmt.Sprintf("%s: %v", f, err)}, nil
+			if failOnPublish {
+				return fail("%s: %v", f, err)
+			}
+			env.Logf("##[warning]%s: %v: not published", f, err)
+			continue
 		}
 		sum.Total += c.Total
 		sum.Passed += c.Passed

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 )
 
 // runScript writes script to a file under the job's temp directory and runs
@@ -28,9 +29,13 @@ func runScript(ctx context.Context, env *Env, flags []string, script, file strin
 	}
 	if dir == "" {
 		dir = env.Dirs.Sources
+	} else if !filepath.IsAbs(dir) {
+		// A relative workingDirectory is a path in the sources, as Azure
+		// resolves path inputs against System.DefaultWorkingDirectory.
+		dir = filepath.Join(env.Dirs.Sources, dir)
 	}
 	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
-		return Result{Status: Failed, Message: fmt.Sprintf("working directory %s does not exist", dir)}, nil
+		return Result{Status: Failed, Message: fmt.Sprintf("input workingDirectory: %s does not exist", dir)}, nil
 	}
 	argv := append(append(append([]string{}, flags...), file), args...)
 	st, err := env.Exec(ctx, Command{Path: "bash", Args: argv, Dir: dir, SeparateStderr: failOnStderr})
@@ -53,7 +58,7 @@ func runCmdLine(ctx context.Context, env *Env) (Result, error) {
 	if err != nil {
 		return Result{Status: Failed, Message: err.Error()}, nil
 	}
-	return runScript(ctx, env, []string{"--noprofile", "--norc"}, env.Input("script", ""), "", nil,
+	return runScript(ctx, env, []string{"--noprofile", "--norc"}, env.Input("script", "echo Write your commands here\n\necho Hello world\n"), "", nil,
 		env.Input("workingDirectory", ""), failOnStderr)
 }
 
@@ -91,21 +96,23 @@ func runBash(ctx context.Context, env *Env) (Result, error) {
 			targetType = "filePath"
 		}
 	}
-	switch targetType {
-	case "inline", "INLINE", "Inline":
-		return runScript(ctx, env, flags, env.Input("script", ""), "", nil, dir, failOnStderr)
-	default:
+	switch strings.ToLower(targetType) {
+	case "inline":
+		return runScript(ctx, env, flags, env.Input("script", "# Write your commands here\n\necho 'Hello world'\n"), "", nil, dir, failOnStderr)
+	case "filepath":
 		path := env.Input("filePath", "")
 		if path == "" {
-			return Result{Status: Failed, Message: "input filePath is required when targetType is filePath"}, nil
+			return Result{Status: Failed, Message: "Bash@3: input filePath is required when targetType is filePath (or set targetType: inline and script)"}, nil
 		}
 		if !filepath.IsAbs(path) {
 			path = filepath.Join(env.Dirs.Sources, path)
 		}
-		if _, err := os.Stat(path); err != nil {
-			return Result{Status: Failed, Message: fmt.Sprintf("script file %s not found", path)}, nil
+		if st, err := os.Stat(path); err != nil || st.IsDir() {
+			return Result{Status: Failed, Message: fmt.Sprintf("Bash@3: input filePath: script file %s not found", path)}, nil
 		}
 		return runScript(ctx, env, flags, "", path, splitArgs(env.Input("arguments", "")), dir, failOnStderr)
+	default:
+		return Result{Status: Failed, Message: fmt.Sprintf("Bash@3: input targetType: %q is not allowed: use filePath or inline", targetType)}, nil
 	}
 }
 

@@ -179,11 +179,12 @@ var builtins = map[string]Task{
 	"AzureKeyVault@2":            Func(runAzureKeyVault),
 }
 
-// registry maps lower-case Name@Major to the built-in tasks.
+// registry maps lower-case Name@Major to the built-in tasks, each warning
+// about inputs it does not have (see UnknownInputs).
 var registry = func() map[string]Task {
 	m := make(map[string]Task, len(builtins))
 	for name, t := range builtins {
-		m[strings.ToLower(name)] = t
+		m[strings.ToLower(name)] = warnUnknownInputs(name, t)
 	}
 	return m
 }()

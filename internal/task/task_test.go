@@ -109,11 +109,27 @@ func TestScripts(t *testing.T) {
 		{"bash workdir", Func(runBash), map[string]string{"targetType": "inline", "script": "basename $PWD", "workingDirectory": "/"}, Succeeded, "/\n"},
 		{"bash file", Func(runBash), map[string]string{"filePath": "run.sh", "arguments": "a 'b c'"}, Succeeded, "2 a b c\n"},
 		{"bash missing file", Func(runBash), map[string]string{"filePath": "nope.sh"}, Failed, ""},
+		{"bash relative workingDirectory", Func(runBash), map[string]string{"targetType": "inline", "script": "basename $PWD", "workingDirectory": "sub"}, Succeeded, "sub\n"},
+		{"cmdline relative workingDirectory", Func(runCmdLine), map[string]string{"script": "basename $PWD", "workingDirectory": "sub"}, Succeeded, "sub\n"},
+		{"bash filePath is a folder", Func(runBash), map[string]string{"filePath": "sub"}, Failed, ""},
+		{"bash targetType any case", Func(runBash), map[string]string{"targetType": "FILEPATH", "filePath": "run.sh", "arguments": "x"}, Succeeded, "1 x\n"},
+		{"bash inline ignores arguments", Func(runBash), map[string]string{"targetType": "inline", "script": "echo $#", "arguments": "a b"}, Succeeded, "0\n"},
+		{"bash bad targetType", Func(runBash), map[string]string{"targetType": "url", "script": "echo hi"}, Failed, ""},
+		{"bash default inline script", Func(runBash), map[string]string{"targetType": "inline"}, Succeeded, "Hello world\n"},
+		{"cmdline default script", Func(runCmdLine), map[string]string{}, Succeeded, "Write your commands here\nHello world\n"},
+		{"bash bashEnvValue is sourced", Func(runBash), map[string]string{"targetType": "inline", "script": "echo ${FROM_BASH_ENV:-unset}", "bashEnvValue": "env.sh"}, Succeeded, "set\n"},
+		{"bash stderr without failOnStderr", Func(runBash), map[string]string{"targetType": "inline", "script": "echo warn >&2"}, Succeeded, "warn\n"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			env, log := testEnv(t, tt.inputs)
 			if err := os.WriteFile(filepath.Join(env.Dirs.Sources, "run.sh"), []byte("echo $# \"$@\"\n"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.MkdirAll(filepath.Join(env.Dirs.Sources, "sub"), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(env.Dirs.Sources, "env.sh"), []byte("export FROM_BASH_ENV=set\n"), 0o644); err != nil {
 				t.Fatal(err)
 			}
 			res, err := tt.task.Run(t.Context(), env)

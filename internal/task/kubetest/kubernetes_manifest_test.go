@@ -185,7 +185,7 @@ func TestKubernetesManifestDeployRollbackAndActions(t *testing.T) {
 		{map[string]string{"action": "bake"}, "input helmChart is required when renderType is helm"},
 		{map[string]string{"action": "deploy", "manifests": "none/*.yaml"}, "pattern none/*.yaml matches no file"},
 		{map[string]string{"kubernetesServiceConnection": "nope", "manifests": "x.yaml"}, `service connection "nope" is not defined`},
-		{map[string]string{"action": "dance"}, `action "dance" is not known`},
+		{map[string]string{"action": "dance"}, `input action: "dance" is not known`},
 	} {
 		e, _ := manifestEnv(t, host, ns, st, tt.inputs)
 		if res := runTask(t, e); res.Status != task.Failed || !strings.Contains(res.Message, tt.want) {

@@ -106,6 +106,29 @@ func TestKubernetesTaskAppliesAndReadsBack(t *testing.T) {
 		t.Errorf("data = %v", cm.Data)
 	}
 
+	// configurationType inline applies the YAML of the inline input.
+	e, _, log = newEnv(t, "Kubernetes@1", map[string]string{
+		"kubernetesServiceEndpoint": "staging",
+		"command":                   "apply",
+		"useConfigurationFile":      "true",
+		"configurationType":         "inline",
+		"inline":                    "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: inline-settings}\ndata: {from: inline}\n",
+	})
+	if res := runTask(t, e); res.Status != task.Succeeded {
+		t.Fatalf("apply inline: %+v\n%s", res, log)
+	}
+	if cm, err := env.Client().CoreV1().ConfigMaps("staging").Get(t.Context(), "inline-settings", getOpts); err != nil || cm.Data["from"] != "inline" {
+		t.Errorf("inline ConfigMap: %v %v", cm, err)
+	}
+	if left, _ := os.ReadDir(e.Dirs.Temp); len(left) != 0 {
+		t.Errorf("the inline configuration was left in the temp folder: %v", left)
+	}
+	e, _, _ = newEnv(t, "Kubernetes@1", map[string]string{"kubernetesServiceEndpoint": "staging", "command": "apply",
+		"useConfigurationFile": "true", "configurationType": "inline"})
+	if res := runTask(t, e); res.Status != task.Failed || !strings.Contains(res.Message, "input inline is required") {
+		t.Errorf("inline without YAML = %+v", res)
+	}
+
 	e, vars, log := newEnv(t, "Kubernetes@1", map[string]string{
 		"kubernetesServiceEndpoint": "staging",
 		"command":                   "get",
@@ -119,6 +142,30 @@ func TestKubernetesTaskAppliesAndReadsBack(t *testing.T) {
 	}
 	if !strings.Contains(log.String(), "[command]kubectl get -n staging configmap settings") {
 		t.Errorf("log does not show the command:\n%s", log)
+	}
+
+	// login sets KUBECONFIG for later steps: a kubectl of a later step
+	// (connectionType None) reaches the cluster in the connection's namespace.
+	e, vars, log = newEnv(t, "Kubernetes@1", map[string]string{"kubernetesServiceEndpoint": "staging", "command": "login"})
+	if res := runTask(t, e); res.Status != task.Succeeded {
+		t.Fatalf("login: %+v\n%s", res, log)
+	}
+	kc := vars["KUBECONFIG"]
+	if st, err := os.Stat(kc); err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("KUBECONFIG %q: %v", kc, err)
+	}
+	later, vars2, log2 := newEnv(t, "Kubernetes@1", map[string]string{"connectionType": "None", "command": "get",
+		"arguments": "configmap settings -o jsonpath={.data.greeting}"})
+	later.Environ = append(later.Environ, "KUBECONFIG="+kc)
+	if res := runTask(t, later); res.Status != task.Succeeded || vars2["KubectlOutput"] != "hello" {
+		t.Errorf("kubectl after login: %+v %q\n%s", res, vars2["KubectlOutput"], log2)
+	}
+	e.Inputs = map[string]string{"kubernetesServiceEndpoint": "staging", "command": "logout"}
+	if res := runTask(t, e); res.Status != task.Succeeded {
+		t.Fatalf("logout: %+v", res)
+	}
+	if _, err := os.Stat(kc); !os.IsNotExist(err) {
+		t.Errorf("logout left %s (%v)", kc, err)
 	}
 
 	e, _, _ = newEnv(t, "Kubernetes@1", map[string]string{"kubernetesServiceEndpoint": "staging", "command": "get", "arguments": "configmap nope"})
