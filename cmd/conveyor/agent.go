@@ -7,7 +7,10 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"k8s.io/client-go/tools/clientcmd"
+
 	"conveyor.dev/conveyor/internal/agent"
+	"conveyor.dev/conveyor/internal/executor/kubernetes"
 	"conveyor.dev/conveyor/internal/executor/local"
 )
 
@@ -15,18 +18,22 @@ func newAgentCmd() *cobra.Command {
 	var (
 		serverURL, token, backend, data, name, logLevel string
 		caps                                            []string
+		kube                                            kubeBackendFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "agent",
 		Short: "Run a remote runner that leases jobs from a server",
 		Long: `Lease jobs from a server (a long poll), run their steps with the local
-backend, stream each step's output back and heartbeat the lease. A job whose
-agent stops heartbeating goes to another agent once. Pool demands are matched
+backend (processes in a workspace under --data) or the kubernetes backend (a
+pod per job in --namespace, the job's container: image or --default-image,
+with the step runner from --runner-image: see conveyor executor runner-image),
+stream each step's output back and heartbeat the lease. A job whose agent
+stops heartbeating goes to another agent once. Pool demands are matched
 against Agent.Name, Agent.OS, Agent.OSArchitecture and each --capability.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if backend != "local" {
-				return usageError("--backend %q: only local is available", backend)
+			if backend != "local" && backend != "kubernetes" {
+				return usageError("--backend %q: want local or kubernetes", backend)
 			}
 			if serverURL == "" {
 				return usageError("--server: required: the server's URL, e.g. http://127.0.0.1:8080")
@@ -53,8 +60,12 @@ against Agent.Name, Agent.OS, Agent.OSArchitecture and each --capability.`,
 			if err != nil {
 				return usageError("%w", err)
 			}
-			ex, err := local.New(data)
-			if err != nil {
+			var ex agent.Executor
+			if backend == "kubernetes" {
+				if ex, err = kube.executor(); err != nil {
+					return err
+				}
+			} else if ex, err = local.New(data); err != nil {
 				return err
 			}
 			var level slog.Level
@@ -73,10 +84,69 @@ against Agent.Name, Agent.OS, Agent.OSArchitecture and each --capability.`,
 	f := cmd.Flags()
 	f.StringVar(&serverURL, "server", "", "the server's URL")
 	f.StringVar(&token, "token", "", "API token of role agent (conveyor token create --role agent)")
-	f.StringVar(&backend, "backend", "local", "executor backend: local")
+	f.StringVar(&backend, "backend", "local", "executor backend: local or kubernetes")
 	f.StringVar(&data, "data", "", "data folder for workspaces (default ~/.local/share/conveyor/agent)")
 	f.StringVar(&name, "name", "", "the agent's unique name (default <host>-<pid>)")
 	f.StringArrayVar(&caps, "capability", nil, "a capability offered to pool demands, NAME or NAME=VALUE (repeatable)")
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	kube.register(cmd)
 	return cmd
+}
+
+// kubeBackendFlags are the agent's flags of the kubernetes backend.
+type kubeBackendFlags struct {
+	kubeconfig, kubeContext, namespace, runnerImage, defaultImage, serviceAccount string
+	nodeSelector, pullSecrets                                                     []string
+	hostNetwork                                                                   bool
+}
+
+func (k *kubeBackendFlags) register(cmd *cobra.Command) {
+	f := cmd.Flags()
+	f.StringVar(&k.kubeconfig, "kubeconfig", "", "kubernetes backend: kubeconfig file (default $KUBECONFIG, ~/.kube/config, or the pod's service account)")
+	f.StringVar(&k.kubeContext, "context", "", "kubernetes backend: kubeconfig context (default the current one)")
+	f.StringVar(&k.namespace, "namespace", "", "kubernetes backend: namespace of job pods (default the context's, else default)")
+	f.StringVar(&k.runnerImage, "runner-image", "", "kubernetes backend: the runner image (made by conveyor executor runner-image)")
+	f.StringVar(&k.defaultImage, "default-image", "", "kubernetes backend: image of jobs without a container: (default the runner image)")
+	f.StringVar(&k.serviceAccount, "service-account", "", "kubernetes backend: service account of job pods (default none, no token mounted)")
+	f.StringArrayVar(&k.nodeSelector, "node-selector", nil, "kubernetes backend: node label of job pods, KEY=VALUE (repeatable)")
+	f.StringArrayVar(&k.pullSecrets, "image-pull-secret", nil, "kubernetes backend: image pull secret of job pods (repeatable)")
+	f.BoolVar(&k.hostNetwork, "host-network", false, "kubernetes backend: run job pods on the node's network")
+}
+
+func (k *kubeBackendFlags) executor() (*kubernetes.Executor, error) {
+	if k.runnerImage == "" {
+		return nil, usageError("--runner-image: required with --backend kubernetes: build one with `conveyor executor runner-image REF` and pass the reference it prints")
+	}
+	sel := map[string]string{}
+	for _, kv := range k.nodeSelector {
+		key, v, ok := strings.Cut(kv, "=")
+		if !ok || key == "" {
+			return nil, usageError("--node-selector %q: want KEY=VALUE", kv)
+		}
+		sel[key] = v
+	}
+	rules := clientcmd.NewDefaultClientConfigLoadingRules()
+	rules.ExplicitPath = k.kubeconfig
+	cc := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{CurrentContext: k.kubeContext})
+	cfg, err := cc.ClientConfig()
+	if err != nil {
+		return nil, usageError("--backend kubernetes: no cluster: %w (pass --kubeconfig)", err)
+	}
+	ns := k.namespace
+	if ns == "" {
+		if ns, _, err = cc.Namespace(); err != nil || ns == "" {
+			ns = "default"
+		}
+	}
+	opts := []kubernetes.Option{kubernetes.WithHostNetwork(k.hostNetwork), kubernetes.WithImagePullSecrets(k.pullSecrets...)}
+	if k.defaultImage != "" {
+		opts = append(opts, kubernetes.WithDefaultImage(k.defaultImage))
+	}
+	if len(sel) > 0 {
+		opts = append(opts, kubernetes.WithNodeSelector(sel))
+	}
+	if k.serviceAccount != "" {
+		opts = append(opts, kubernetes.WithServiceAccount(k.serviceAccount))
+	}
+	return kubernetes.New(cfg, ns, k.runnerImage, opts...)
 }

@@ -99,6 +99,7 @@ func newRootCmd() *cobra.Command {
 		newTokenCmd(),
 		newClusterCmd(),
 		newDemoCmd(),
+		newExecutorCmd(),
 	)
 	return root
 }

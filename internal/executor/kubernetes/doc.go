@@ -1,0 +1,21 @@
+// Package kubernetes is the executor backend that runs each job in a pod of
+// its own: the job's container: image (or a default image) with an emptyDir
+// workspace at the paths the steps see (Dirs), and each step exec'd into
+// the pod.
+//
+// The pod carries its own step runner, as Tekton's entrypoint does: an init
+// container from the runner image (the conveyor binary with a static
+// busybox and bash; see RunnerImage) copies them into a shared emptyDir
+// mounted at /conveyor/bin, so script steps run in any image, with or
+// without a shell. The job container's command is `conveyor executor wait`
+// (PID 1: it reaps orphans and keeps the pod up); RunStep execs
+// `conveyor executor step` in it, sends the step as JSON on stdin and reads
+// a stream of JSON events back (output lines, variables, summaries, the
+// result), so tasks run in the pod with the local backend's code. Closing
+// stdin cancels the step: SIGTERM, then SIGKILL after its KillGrace.
+//
+// The pod half lives here too (ServeStep, Install, Wait); cmd/conveyor
+// wires it to the hidden `conveyor executor` commands.
+//
+// It must not import the engine, the store or the server.
+package kubernetes
