@@ -221,14 +221,17 @@ func containerFailure(c corev1.ContainerStatus, init bool) string {
 		what = "the runner image " + c.Image
 	}
 	if w := c.State.Waiting; w != nil {
-		switch w.Reason {
-		case "ImagePullBackOff", "ErrImageNeverPull", "InvalidImageName":
+		// A pull error is retried by the kubelet (ImagePullBackOff), but
+		// one for an image that does not exist will not get better.
+		notFound := w.Reason == "ErrImagePull" && strings.Contains(strings.ToLower(w.Message), "not found")
+		switch {
+		case notFound || w.Reason == "ImagePullBackOff" || w.Reason == "ErrImageNeverPull" || w.Reason == "InvalidImageName":
 			hint := "check the image reference and that the node may pull it (image pull secrets)"
 			if init {
 				hint = "check --runner-image and that the node may pull it (image pull secrets)"
 			}
 			return fmt.Sprintf("cannot pull %s: %s: %s", what, strings.TrimSpace(w.Reason+" "+w.Message), hint)
-		case "CreateContainerConfigError", "CreateContainerError", "RunContainerError", "CrashLoopBackOff":
+		case w.Reason == "CreateContainerConfigError" || w.Reason == "CreateContainerError" || w.Reason == "RunContainerError" || w.Reason == "CrashLoopBackOff":
 			return fmt.Sprintf("cannot start container %s (%s): %s", c.Name, what, strings.TrimSpace(w.Reason+" "+w.Message))
 		}
 	}

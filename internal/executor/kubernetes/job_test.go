@@ -1,0 +1,149 @@
+package kubernetes_test
+
+import (
+	"archive/tar"
+	"bytes"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
+	corev1 "k8s.io/api/core/v1"
+
+	"conveyor.dev/conveyor/internal/executor"
+	"conveyor.dev/conveyor/internal/executor/kubernetes"
+	"conveyor.dev/conveyor/internal/image"
+	"conveyor.dev/conveyor/internal/task"
+)
+
+type lines struct {
+	mu  sync.Mutex
+	all []string
+}
+
+func (l *lines) add(_ time.Time, s string) { l.mu.Lock(); l.all = append(l.all, s); l.mu.Unlock() }
+func (l *lines) get() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]string(nil), l.all...)
+}
+
+func startJob(t *testing.T, e *kubernetes.Executor, spec executor.JobSpec) executor.Job {
+	t.Helper()
+	j, err := e.StartJob(t.Context(), spec)
+	if err != nil {
+		t.Fatalf("start job %s: %v", spec.JobID, err)
+	}
+	t.Cleanup(func() { j.Close(t.Context()) })
+	return j
+}
+
+func script(id, src string, out *lines) executor.Step {
+	return executor.Step{ID: id, Task: "Bash@3", Inputs: map[string]string{"targetType": "inline", "script": src}, KillGrace: time.Second, Output: out.add}
+}
+
+// shellLessImage pushes an image with one file and no shell, no busybox,
+// no PATH.
+func shellLessImage(t *testing.T) string {
+	t.Helper()
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	body := "hello from a shell-less image\n"
+	if err := tw.WriteHeader(&tar.Header{Name: "greeting.txt", Mode: 0o644, Size: int64(len(body)), Typeflag: tar.TypeReg}); err != nil {
+		t.Fatal(err)
+	}
+	tw.Write([]byte(body))
+	tw.Close()
+	layer, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(buf.Bytes())), nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := mutate.AppendLayers(empty.Image, layer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, ref, err := image.Push(t.Context(), img, regHost+"/test/shell-less:1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ref
+}
+
+
+func TestScriptRunsInTheJobContainerWithoutAShell(t *testing.T) {
+	env.DumpLogsOnFailure(t)
+	e := newExecutor(t, namespace(t))
+	ref := shellLessImage(t)
+	j := startJob(t, e, executor.JobSpec{RunID: "r1", Pipeline: "p", JobID: "Build.Container", Container: ref})
+	if cj, ok := j.(executor.ContainerJob); !ok || !cj.RunsInContainer() {
+		t.Errorf("a job with a container: does not report running in it")
+	}
+	var out lines
+	res, err := j.RunStep(t.Context(), script("s", `cat /greeting.txt; test -e /bin/sh && echo "image has sh" || echo "no sh in image"; echo "$BASH_VERSION" | cut -d. -f1`, &out))
+	if err != nil || res.Status != task.Succeeded {
+		t.Fatalf("%+v %v %q", res, err, out.get())
+	}
+	want := []string{"hello from a shell-less image", "no sh in image", "5"}
+	if got := out.get(); !slices.Equal(got, want) {
+		t.Errorf("output %q, want %q", got, want)
+	}
+}
+
+func TestUnpullableImageIsAnInfraError(t *testing.T) {
+	env.DumpLogsOnFailure(t)
+	e := newExecutor(t, namespace(t), kubernetes.WithStartTimeout(2*time.Minute))
+	_, err := e.StartJob(t.Context(), executor.JobSpec{RunID: "r1", Pipeline: "p", JobID: "Build.Missing", Container: regHost + "/test/missing:1"})
+	var ie *executor.InfraError
+	if !errors.As(err, &ie) {
+		t.Fatalf("StartJob = %v, want an *executor.InfraError", err)
+	}
+	for _, want := range []string{"Build.Missing", "cannot pull the job image", "test/missing:1", "check the image reference"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not say %q", err, want)
+		}
+	}
+}
+
+func TestTaskNeedingServicesIsRefused(t *testing.T) {
+	env.DumpLogsOnFailure(t)
+	e := newExecutor(t, namespace(t))
+	j := startJob(t, e, executor.JobSpec{RunID: "r1", Pipeline: "p", JobID: "Build.Docker"})
+	var out lines
+	_, err := j.RunStep(t.Context(), executor.Step{ID: "s", Task: "Docker@2", Inputs: map[string]string{"command": "build"}, Output: out.add})
+	if err == nil || !strings.Contains(err.Error(), "task Docker@2 is not available on the kubernetes backend yet") {
+		t.Errorf("error %v, want one saying Docker@2 is not available on the kubernetes backend", err)
+	}
+}
+
+// TestArtifactsReachTheArtifactsVolume publishes a pipeline artifact in the
+// pod onto a hostPath artifacts volume and reads it on this machine.
+func TestArtifactsReachTheArtifactsVolume(t *testing.T) {
+	env.DumpLogsOnFailure(t)
+	host := t.TempDir()
+	if err := os.Chmod(host, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	e := newExecutor(t, namespace(t), kubernetes.WithArtifactsVolume(corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: host}}))
+	j := startJob(t, e, executor.JobSpec{RunID: "run-7", Pipeline: "p", JobID: "Build.Publish"})
+	var out lines
+	if res, err := j.RunStep(t.Context(), script("build", `mkdir -p out && echo built > out/app.txt`, &out)); err != nil || res.Status != task.Succeeded {
+		t.Fatalf("build: %+v %v %q", res, err, out.get())
+	}
+	res, err := j.RunStep(t.Context(), executor.Step{ID: "publish", Task: "PublishPipelineArtifact@1",
+		Inputs: map[string]string{"targetPath": "out", "artifact": "drop"}, Output: out.add})
+	if err != nil || res.Status != task.Succeeded {
+		t.Fatalf("publish: %+v %v %q", res, err, out.get())
+	}
+	b, err := os.ReadFile(filepath.Join(host, "run-7", "drop", "app.txt"))
+	if err != nil || string(b) != "built\n" {
+		t.Errorf("artifact on the host: %q, %v; want built", b, err)
+	}
+}
