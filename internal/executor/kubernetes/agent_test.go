@@ -164,4 +164,3 @@ func gitRepo(t *testing.T, files map[string]string) string {
 	}
 	return dir
 }
-

@@ -77,7 +77,6 @@ func shellLessImage(t *testing.T) string {
 	return ref
 }
 
-
 func TestScriptRunsInTheJobContainerWithoutAShell(t *testing.T) {
 	env.DumpLogsOnFailure(t)
 	e := newExecutor(t, namespace(t))
