@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/client-go/tools/clientcmd"
 
 	"conveyor.dev/conveyor/internal/agent"
@@ -95,9 +96,9 @@ against Agent.Name, Agent.OS, Agent.OSArchitecture and each --capability.`,
 
 // kubeBackendFlags are the agent's flags of the kubernetes backend.
 type kubeBackendFlags struct {
-	kubeconfig, kubeContext, namespace, runnerImage, defaultImage, serviceAccount string
-	nodeSelector, pullSecrets                                                     []string
-	hostNetwork                                                                   bool
+	kubeconfig, kubeContext, namespace, runnerImage, defaultImage, serviceAccount, artifactsClaim string
+	nodeSelector, pullSecrets                                                                     []string
+	hostNetwork                                                                                   bool
 }
 
 func (k *kubeBackendFlags) register(cmd *cobra.Command) {
@@ -111,6 +112,7 @@ func (k *kubeBackendFlags) register(cmd *cobra.Command) {
 	f.StringArrayVar(&k.nodeSelector, "node-selector", nil, "kubernetes backend: node label of job pods, KEY=VALUE (repeatable)")
 	f.StringArrayVar(&k.pullSecrets, "image-pull-secret", nil, "kubernetes backend: image pull secret of job pods (repeatable)")
 	f.BoolVar(&k.hostNetwork, "host-network", false, "kubernetes backend: run job pods on the node's network")
+	f.StringVar(&k.artifactsClaim, "artifacts-claim", "", "kubernetes backend: PersistentVolumeClaim holding pipeline artifacts (default an emptyDir per pod)")
 }
 
 func (k *kubeBackendFlags) executor() (*kubernetes.Executor, error) {
@@ -147,6 +149,10 @@ func (k *kubeBackendFlags) executor() (*kubernetes.Executor, error) {
 	}
 	if k.serviceAccount != "" {
 		opts = append(opts, kubernetes.WithServiceAccount(k.serviceAccount))
+	}
+	if k.artifactsClaim != "" {
+		opts = append(opts, kubernetes.WithArtifactsVolume(corev1.VolumeSource{
+			PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: k.artifactsClaim}}))
 	}
 	return kubernetes.New(cfg, ns, k.runnerImage, opts...)
 }
