@@ -8,6 +8,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -43,9 +45,52 @@ jobs:
 
 // TestAgentRunsAJobInAPod runs a server, leases a job over HTTP to an agent
 // with the kubernetes backend, and checks the step's output and output
-// variable reach the server.
+// variable reach the server: once with the agent in this process, once
+// with `conveyor agent --backend kubernetes`, the binary in the runner
+// image.
 func TestAgentRunsAJobInAPod(t *testing.T) {
 	env.DumpLogsOnFailure(t)
+	t.Run("in-process", func(t *testing.T) {
+		runOnPodAgent(t, func(t *testing.T, app *server.App, token, ns string) {
+			conn, err := agent.NewHTTPConn(app.URL(), token, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			a, err := agent.New(conn, newExecutor(t, ns), "kube-agent",
+				agent.WithCapabilities(map[string]string{"kube": "yes"}), agent.WithFlushInterval(5*time.Millisecond))
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan struct{})
+			go func() { defer close(done); a.Run(ctx) }()
+			t.Cleanup(func() { cancel(); <-done })
+		})
+	})
+	t.Run("conveyor agent", func(t *testing.T) {
+		runOnPodAgent(t, func(t *testing.T, app *server.App, token, ns string) {
+			cmd := exec.Command(conveyorBin, "agent", "--server", app.URL(), "--token", token, "--name", "kube-agent",
+				"--capability", "kube", "--backend", "kubernetes", "--kubeconfig", env.Kubeconfig, "--namespace", ns,
+				"--runner-image", runnerRef)
+			var logs tailWriter
+			cmd.Stdout, cmd.Stderr = &logs, &logs
+			cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() {
+				_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
+				_ = cmd.Wait()
+				if t.Failed() {
+					t.Logf("conveyor agent:\n%s", logs.String())
+				}
+			})
+		})
+	})
+}
+
+// runOnPodAgent starts a server, an agent with start, and runs podPipeline.
+func runOnPodAgent(t *testing.T, start func(t *testing.T, app *server.App, token, ns string)) {
 	ns := namespace(t)
 	repo := gitRepo(t, map[string]string{"ci.yml": podPipeline})
 	cfg := config.Default()
@@ -55,24 +100,11 @@ func TestAgentRunsAJobInAPod(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { app.Close() })
-
 	token, err := server.CreateToken(t.Context(), app.Store, "kube-agent", server.RoleAgent)
 	if err != nil {
 		t.Fatal(err)
 	}
-	conn, err := agent.NewHTTPConn(app.URL(), token, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, err := agent.New(conn, newExecutor(t, ns), "kube-agent",
-		agent.WithCapabilities(map[string]string{"kube": "yes"}), agent.WithFlushInterval(5*time.Millisecond))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); a.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
+	start(t, app, token, ns)
 
 	var run server.RunView
 	if st := call(t, app, "POST", "/api/v1/runs", `{"pipeline":"ci"}`, &run); st != http.StatusCreated {
@@ -106,13 +138,31 @@ func TestAgentRunsAJobInAPod(t *testing.T) {
 	call(t, app, "GET", "/api/v1/leases", "", &leases)
 	kube := 0
 	for _, l := range leases {
-		if l.Agent == "kube-agent" && l.State == store.LeaseDone {
+		if l.Agent == "kube-agent" && strings.HasSuffix(l.Job, "Pod") && l.State == store.LeaseDone {
 			kube++
 		}
 	}
-	if kube == 0 {
-		t.Errorf("leases %+v: none done by kube-agent", leases)
+	if kube != 1 {
+		t.Errorf("leases %+v: want job Pod done by kube-agent", leases)
 	}
+}
+
+// tailWriter keeps what a process writes, for the test's log.
+type tailWriter struct {
+	mu  sync.Mutex
+	buf strings.Builder
+}
+
+func (w *tailWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.buf.Write(p)
+}
+
+func (w *tailWriter) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.buf.String()
 }
 
 func contains(lines []string, s string) bool {

@@ -27,6 +27,8 @@ var (
 	// runnerRef is the runner image, built from this tree's cmd/conveyor
 	// and pushed to regHost.
 	runnerRef string
+	// conveyorBin is that conveyor binary.
+	conveyorBin string
 	// regHost is the embedded registry (host:port on loopback) the real
 	// node pulls from.
 	regHost string
@@ -61,6 +63,7 @@ func TestMain(m *testing.M) {
 
 func buildRunner(tmp string) (string, error) {
 	bin := filepath.Join(tmp, "conveyor")
+	conveyorBin = bin
 	cmd := exec.Command("go", "build", "-o", bin, "./cmd/conveyor")
 	cmd.Dir = "../../.."
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
@@ -111,14 +114,33 @@ func newExecutor(t *testing.T, ns string, opts ...kubernetes.Option) *kubernetes
 	return e
 }
 
-// podGone fails t unless the job's pod is gone: Close waits for that, and
-// with the pod go all processes its steps left running.
+// podGone fails t unless the job's pod is gone (Close waits for that) and,
+// the real node being this machine, no process of this machine is the
+// step's background process: a process in a PID namespace whose innermost
+// PID is pid, running "sleep 300".
 func podGone(t *testing.T, ns string) func(t *testing.T, j executor.Job, pid int) {
 	return func(t *testing.T, j executor.Job, pid int) {
 		name := j.(*kubernetes.Job).Pod()
 		_, err := env.Client().CoreV1().Pods(ns).Get(t.Context(), name, metav1.GetOptions{})
 		if !apierrors.IsNotFound(err) {
 			t.Errorf("pod %s (with background process %d) still there after Close: %v", name, pid, err)
+		}
+		procs, _ := filepath.Glob("/proc/[0-9]*/status")
+		for _, p := range procs {
+			status, err := os.ReadFile(p)
+			if err != nil {
+				continue
+			}
+			for _, line := range strings.Split(string(status), "\n") {
+				f := strings.Fields(strings.TrimPrefix(line, "NSpid:"))
+				if !strings.HasPrefix(line, "NSpid:") || len(f) < 2 || f[len(f)-1] != fmt.Sprint(pid) {
+					continue
+				}
+				cmdline, _ := os.ReadFile(filepath.Join(filepath.Dir(p), "cmdline"))
+				if string(cmdline) == "sleep\x00300\x00" && !strings.Contains(string(status), "State:\tZ") {
+					t.Errorf("the pod's background process %d still runs on the node as %s", pid, filepath.Dir(p))
+				}
+			}
 		}
 	}
 }

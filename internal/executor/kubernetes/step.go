@@ -102,7 +102,7 @@ func (j *Job) RunStep(ctx context.Context, s executor.Step) (task.Result, error)
 			}
 		case evVar:
 			if s.SetVariable != nil {
-				if err := s.SetVariable(ev.Name, ev.Value, ev.Opts); err != nil {
+				if err := s.SetVariable(ev.Name, ev.Value, ev.Opts); err != nil && s.Output != nil {
 					s.Output(time.Now(), fmt.Sprintf("##[error]set variable %s: %v", ev.Name, err))
 				}
 			}
