@@ -176,9 +176,11 @@ func (j *Job) waitRunning(ctx context.Context) error {
 			}
 		case apierrors.IsNotFound(err):
 			return &executor.InfraError{Job: j.spec.JobID, Msg: "pod " + j.e.namespace + "/" + j.name + " was deleted before it ran"}
-		case ctx.Err() == nil:
-			return &executor.InfraError{Job: j.spec.JobID, Msg: "read pod " + j.e.namespace + "/" + j.name, Err: err}
+		case apierrors.IsForbidden(err) || apierrors.IsUnauthorized(err):
+			return &executor.InfraError{Job: j.spec.JobID, Msg: "read pod " + j.e.namespace + "/" + j.name + " (the agent needs pods get there)", Err: err}
 		}
+		// Other errors may pass (a busy API server): poll on until the
+		// start timeout.
 		select {
 		case <-ctx.Done():
 			return &executor.InfraError{Job: j.spec.JobID, Msg: "pod " + j.e.namespace + "/" + j.name + " " + notRunning(last, j.e.start), Err: ctx.Err()}

@@ -3,6 +3,7 @@ package kubernetes_test
 import (
 	"archive/tar"
 	"bytes"
+	"context"
 	"errors"
 	"io"
 	"os"
@@ -17,6 +18,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"conveyor.dev/conveyor/internal/executor"
 	"conveyor.dev/conveyor/internal/executor/kubernetes"
@@ -104,6 +106,7 @@ func TestUnpullableImageIsAnInfraError(t *testing.T) {
 	if !errors.As(err, &ie) {
 		t.Fatalf("StartJob = %v, want an *executor.InfraError", err)
 	}
+	t.Logf("StartJob: %v", err)
 	for _, want := range []string{"Build.Missing", "cannot pull the job image", "test/missing:1", "check the image reference"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q does not say %q", err, want)
@@ -144,5 +147,54 @@ func TestArtifactsReachTheArtifactsVolume(t *testing.T) {
 	b, err := os.ReadFile(filepath.Join(host, "run-7", "drop", "app.txt"))
 	if err != nil || string(b) != "built\n" {
 		t.Errorf("artifact on the host: %q, %v; want built", b, err)
+	}
+}
+
+func TestUnschedulablePodIsAnInfraError(t *testing.T) {
+	env.DumpLogsOnFailure(t)
+	ns := namespace(t)
+	e := newExecutor(t, ns, kubernetes.WithNodeSelector(map[string]string{"pool": "gpu"}), kubernetes.WithStartTimeout(5*time.Second))
+	_, err := e.StartJob(t.Context(), executor.JobSpec{RunID: "r1", Pipeline: "p", JobID: "Build.Gpu"})
+	var ie *executor.InfraError
+	if !errors.As(err, &ie) {
+		t.Fatalf("StartJob = %v, want an *executor.InfraError", err)
+	}
+	t.Logf("StartJob: %v", err)
+	for _, want := range []string{"Build.Gpu", "was not scheduled", "node selector"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not say %q", err, want)
+		}
+	}
+	// The pod that could not run is deleted.
+	pods, err := env.Client().CoreV1().Pods(ns).List(t.Context(), metav1.ListOptions{LabelSelector: kubernetes.LabelJob + "=Build.Gpu"})
+	if err != nil || len(pods.Items) != 0 {
+		t.Errorf("pods left: %v %v", pods, err)
+	}
+}
+
+// TestPodDeletedMidStepIsAnInfraError deletes the job's pod while a step
+// runs: RunStep reports the infrastructure failure, not a step result.
+func TestPodDeletedMidStepIsAnInfraError(t *testing.T) {
+	env.DumpLogsOnFailure(t)
+	ns := namespace(t)
+	e := newExecutor(t, ns)
+	j := startJob(t, e, executor.JobSpec{RunID: "r1", Pipeline: "p", JobID: "Build.Evicted"})
+	var out lines
+	s := script("s", "echo started; sleep 120", &out)
+	s.Output = func(ts time.Time, line string) {
+		out.add(ts, line)
+		if line == "started" {
+			zero := int64(0)
+			go env.Client().CoreV1().Pods(ns).Delete(context.Background(), j.(*kubernetes.Job).Pod(), metav1.DeleteOptions{GracePeriodSeconds: &zero})
+		}
+	}
+	res, err := j.RunStep(t.Context(), s)
+	var ie *executor.InfraError
+	if !errors.As(err, &ie) {
+		t.Fatalf("RunStep = %+v, %v; want an *executor.InfraError", res, err)
+	}
+	t.Logf("RunStep: %v", err)
+	if !strings.Contains(err.Error(), "run the job again") {
+		t.Errorf("error %q does not say what to do", err)
 	}
 }
