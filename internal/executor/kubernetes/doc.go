@@ -14,6 +14,19 @@
 // result), so tasks run in the pod with the local backend's code. Closing
 // stdin cancels the step: SIGTERM, then SIGKILL after its KillGrace.
 //
+// What to know:
+//   - Every job gets a fresh workspace (/__w/1/s, …): workspace.clean has
+//     nothing to clean. Pipeline artifacts go to an emptyDir unless
+//     WithArtifactsVolume names a shared volume.
+//   - Only tasks that need nothing but the workspace run in a pod (script,
+//     checkout, artifacts, files, test results); the others need the
+//     services of conveyor.yaml and are refused with an error saying so.
+//   - Close deletes the pod and waits until it is gone, so nothing a step
+//     left running outlives the job.
+//   - The agent's identity needs pods create, get and delete and pods/exec
+//     create in the namespace. Steps' variables (secrets too) travel on the
+//     exec's stdin, never in the pod spec.
+//
 // The pod half lives here too (ServeStep, Install, Wait); cmd/conveyor
 // wires it to the hidden `conveyor executor` commands.
 //

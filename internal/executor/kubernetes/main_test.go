@@ -81,7 +81,7 @@ func buildRunner(tmp string) (string, error) {
 }
 
 // namespace makes a namespace for the test, deleted at its end.
-func namespace(t *testing.T) string {
+func namespace(t testing.TB) string {
 	t.Helper()
 	ns, err := env.Client().CoreV1().Namespaces().Create(t.Context(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "kubeexec-"}}, metav1.CreateOptions{})
 	if err != nil {
@@ -105,7 +105,7 @@ func namespace(t *testing.T) string {
 	return ns.Name
 }
 
-func newExecutor(t *testing.T, ns string, opts ...kubernetes.Option) *kubernetes.Executor {
+func newExecutor(t testing.TB, ns string, opts ...kubernetes.Option) *kubernetes.Executor {
 	t.Helper()
 	e, err := kubernetes.New(env.Config, ns, runnerRef, opts...)
 	if err != nil {
