@@ -87,6 +87,7 @@ func newRootCmd() *cobra.Command {
 		newPlanCmd(),
 		newServerCmd(),
 		newAgentCmd(),
+		newExecutorCmd(),
 		newRunsCmd(),
 		newApproveCmd("approve"),
 		newApproveCmd("reject"),
@@ -99,7 +100,6 @@ func newRootCmd() *cobra.Command {
 		newTokenCmd(),
 		newClusterCmd(),
 		newDemoCmd(),
-		newExecutorCmd(),
 	)
 	return root
 }
