@@ -6,6 +6,8 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
@@ -196,5 +198,36 @@ func TestPodDeletedMidStepIsAnInfraError(t *testing.T) {
 	t.Logf("RunStep: %v", err)
 	if !strings.Contains(err.Error(), "run the job again") {
 		t.Errorf("error %q does not say what to do", err)
+	}
+}
+
+func TestCheckoutWithoutGitSaysWhatToDo(t *testing.T) {
+	env.DumpLogsOnFailure(t)
+	e := newExecutor(t, namespace(t))
+	j := startJob(t, e, executor.JobSpec{RunID: "r1", Pipeline: "p", JobID: "Build.Checkout"})
+	var out lines
+	res, err := j.RunStep(t.Context(), executor.Step{ID: "checkout", Task: task.CheckoutTask,
+		Inputs: map[string]string{"url": "https://example.com/app.git", "commit": "0123456789abcdef0123456789abcdef01234567"}, Output: out.add})
+	if err != nil || res.Status != task.Failed || !strings.Contains(res.Message, "checkout needs git") {
+		t.Errorf("RunStep = %+v, %v; want Failed saying checkout needs git in the image", res, err)
+	}
+}
+
+// TestHostNetworkReachesThisMachine: with WithHostNetwork a step reaches a
+// service on the node's loopback (a development server, an embedded
+// registry).
+func TestHostNetworkReachesThisMachine(t *testing.T) {
+	env.DumpLogsOnFailure(t)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "hello from the host\n") }))
+	defer srv.Close()
+	e := newExecutor(t, namespace(t), kubernetes.WithHostNetwork(true))
+	j := startJob(t, e, executor.JobSpec{RunID: "r1", Pipeline: "p", JobID: "Build.Host"})
+	var out lines
+	res, err := j.RunStep(t.Context(), script("s", "wget -q -O- "+srv.URL+"/", &out))
+	if err != nil || res.Status != task.Succeeded {
+		t.Fatalf("%+v %v %q", res, err, out.get())
+	}
+	if got := out.get(); !slices.Equal(got, []string{"hello from the host"}) {
+		t.Errorf("output %q, want the host's answer", got)
 	}
 }

@@ -73,6 +73,13 @@ func ServeStep(ctx context.Context, in io.Reader, out io.Writer) error {
 	if err := os.Setenv("PATH", path); err != nil {
 		return fmt.Errorf("step runner: %w", err)
 	}
+	if strings.EqualFold(req.Task, task.CheckoutTask) {
+		if _, err := exec.LookPath("git"); err != nil {
+			emit(event{Kind: evResult, Result: task.Result{Status: task.Failed,
+				Message: "checkout needs git, and the job's image has none: give the job a container: image with git (or the agent a --default-image with git), or use checkout: none"}})
+			return werr
+		}
+	}
 	ex, err := local.New("/", local.WithBaseEnv(os.Environ()))
 	if err != nil {
 		return fmt.Errorf("step runner: %w", err)
