@@ -54,6 +54,9 @@ against Agent.Name, Agent.OS, Agent.OSArchitecture and each --capability.`,
 				}
 				data = d + "/agent"
 			}
+			// A stable name lets the kubernetes backend remove the pods a
+			// previous process of this agent left behind.
+			stableName := name != ""
 			if name == "" {
 				name = agent.DefaultName()
 			}
@@ -63,9 +66,18 @@ against Agent.Name, Agent.OS, Agent.OSArchitecture and each --capability.`,
 			}
 			var ex agent.Executor
 			if backend == "kubernetes" {
-				if ex, err = kube.executor(); err != nil {
+				kex, err := kube.executor(stableName, name)
+				if err != nil {
 					return err
 				}
+				n, err := kex.Sweep(cmd.Context())
+				if err != nil {
+					return err
+				}
+				if n > 0 {
+					fmt.Fprintf(cmd.ErrOrStderr(), "removed %d job pod(s) a previous process of agent %s left behind\n", n, name)
+				}
+				ex = kex
 			} else if ex, err = local.New(data); err != nil {
 				return err
 			}
@@ -87,7 +99,7 @@ against Agent.Name, Agent.OS, Agent.OSArchitecture and each --capability.`,
 	f.StringVar(&token, "token", "", "API token of role agent (conveyor token create --role agent)")
 	f.StringVar(&backend, "backend", "local", "executor backend: local or kubernetes")
 	f.StringVar(&data, "data", "", "data folder for workspaces (default ~/.local/share/conveyor/agent)")
-	f.StringVar(&name, "name", "", "the agent's unique name (default <host>-<pid>)")
+	f.StringVar(&name, "name", "", "the agent's unique name (default <host>-<pid>); with a stable name the kubernetes backend removes the job pods a previous process left")
 	f.StringArrayVar(&caps, "capability", nil, "a capability offered to pool demands, NAME or NAME=VALUE (repeatable)")
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	kube.register(cmd)
@@ -115,7 +127,9 @@ func (k *kubeBackendFlags) register(cmd *cobra.Command) {
 	f.StringVar(&k.artifactsClaim, "artifacts-claim", "", "kubernetes backend: PersistentVolumeClaim holding pipeline artifacts (default an emptyDir per pod)")
 }
 
-func (k *kubeBackendFlags) executor() (*kubernetes.Executor, error) {
+// executor returns the kubernetes backend; with a stable agent name its
+// pods carry the name (kubernetes.WithAgent) for Sweep.
+func (k *kubeBackendFlags) executor(stableName bool, agentName string) (*kubernetes.Executor, error) {
 	if k.runnerImage == "" {
 		return nil, usageError("--runner-image: required with --backend kubernetes: build one with `conveyor executor runner-image REF` and pass the reference it prints")
 	}
@@ -141,6 +155,9 @@ func (k *kubeBackendFlags) executor() (*kubernetes.Executor, error) {
 		}
 	}
 	opts := []kubernetes.Option{kubernetes.WithHostNetwork(k.hostNetwork), kubernetes.WithImagePullSecrets(k.pullSecrets...)}
+	if stableName {
+		opts = append(opts, kubernetes.WithAgent(agentName))
+	}
 	if k.defaultImage != "" {
 		opts = append(opts, kubernetes.WithDefaultImage(k.defaultImage))
 	}

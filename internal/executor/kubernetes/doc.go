@@ -23,9 +23,11 @@
 //     services of conveyor.yaml and are refused with an error saying so.
 //   - Close deletes the pod and waits until it is gone, so nothing a step
 //     left running outlives the job.
-//   - The agent's identity needs pods create, get and delete and pods/exec
-//     create in the namespace. Steps' variables (secrets too) travel on the
-//     exec's stdin, never in the pod spec.
+//   - The agent's identity needs pods create, get, list and delete and
+//     pods/exec create in the namespace. Steps' variables (secrets too)
+//     travel on the exec's stdin, never in the pod spec.
+//   - A pod whose agent died stays until Sweep, which a new process of
+//     the agent (WithAgent, the same name) calls before its first job.
 //
 // The pod half lives here too (ServeStep, Install, Wait); cmd/conveyor
 // wires it to the hidden `conveyor executor` commands.

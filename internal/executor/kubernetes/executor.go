@@ -18,8 +18,8 @@ import (
 )
 
 // Executor runs each job in a pod of its own in one namespace. Safe for
-// concurrent use. The identity of its config needs pods create, get and
-// delete and pods/exec create in the namespace.
+// concurrent use. The identity of its config needs pods create, get, list
+// and delete and pods/exec create in the namespace.
 type Executor struct {
 	config    *rest.Config
 	client    kubernetes.Interface
@@ -78,6 +78,13 @@ func WithArtifactsVolume(v corev1.VolumeSource) Option {
 	return func(e *Executor) error { e.pod.artifacts = &v; return nil }
 }
 
+// WithAgent labels every job pod with the name of the agent that runs it
+// (LabelAgent), so that Sweep can find the pods a previous process of the
+// agent left behind.
+func WithAgent(name string) Option {
+	return func(e *Executor) error { e.pod.agent = name; return nil }
+}
+
 // WithLabels adds labels to every job pod.
 func WithLabels(l map[string]string) Option {
 	return func(e *Executor) error { e.pod.labels = l; return nil }
@@ -121,6 +128,34 @@ func New(config *rest.Config, namespace, runnerImage string, opts ...Option) (*E
 		}
 	}
 	return e, nil
+}
+
+// Sweep deletes the job pods of this executor's agent (WithAgent) and
+// returns how many there were. An agent runs one job at a time and calls
+// Sweep before its first: pods with its name are then orphans of a previous
+// process that died before it closed them. Without WithAgent it does
+// nothing.
+func (e *Executor) Sweep(ctx context.Context) (int, error) {
+	if e.pod.agent == "" {
+		return 0, nil
+	}
+	sel := LabelAgent + "=" + labelValue(e.pod.agent) + "," + LabelManagedBy + "=conveyor"
+	pods := e.client.CoreV1().Pods(e.namespace)
+	list, err := pods.List(ctx, metav1.ListOptions{LabelSelector: sel})
+	if err != nil {
+		return 0, fmt.Errorf("kubernetes executor: list the pods of agent %s in %s: %w", e.pod.agent, e.namespace, err)
+	}
+	n := 0
+	for _, p := range list.Items {
+		if p.DeletionTimestamp != nil {
+			continue
+		}
+		if err := pods.Delete(ctx, p.Name, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+			return n, fmt.Errorf("kubernetes executor: delete orphaned pod %s/%s: %w", e.namespace, p.Name, err)
+		}
+		n++
+	}
+	return n, nil
 }
 
 // Job is one job's pod.

@@ -231,3 +231,25 @@ func TestHostNetworkReachesThisMachine(t *testing.T) {
 		t.Errorf("output %q, want the host's answer", got)
 	}
 }
+
+// TestSweepRemovesTheOrphansOfAnAgent: a new process of an agent removes
+// the pods its predecessor left, and no pod of another agent.
+func TestSweepRemovesTheOrphansOfAnAgent(t *testing.T) {
+	env.DumpLogsOnFailure(t)
+	ns := namespace(t)
+	dead := newExecutor(t, ns, kubernetes.WithAgent("builder-1"))
+	orphan := startJob(t, dead, executor.JobSpec{RunID: "r1", Pipeline: "p", JobID: "Build.Orphan"})
+	other := startJob(t, newExecutor(t, ns, kubernetes.WithAgent("builder-2")), executor.JobSpec{RunID: "r1", Pipeline: "p", JobID: "Build.Other"})
+
+	n, err := newExecutor(t, ns, kubernetes.WithAgent("builder-1")).Sweep(t.Context())
+	if err != nil || n != 1 {
+		t.Fatalf("Sweep = %d, %v; want 1 pod removed", n, err)
+	}
+	pods := env.Client().CoreV1().Pods(ns)
+	if p, err := pods.Get(t.Context(), orphan.(*kubernetes.Job).Pod(), metav1.GetOptions{}); err == nil && p.DeletionTimestamp == nil {
+		t.Errorf("the orphaned pod %s is not being deleted", p.Name)
+	}
+	if p, err := pods.Get(t.Context(), other.(*kubernetes.Job).Pod(), metav1.GetOptions{}); err != nil || p.DeletionTimestamp != nil {
+		t.Errorf("the pod of another agent was touched: %v", err)
+	}
+}

@@ -24,6 +24,8 @@ const (
 	LabelComponent = "app.kubernetes.io/component"
 	// LabelManagedBy is on every job pod, value "conveyor".
 	LabelManagedBy = "app.kubernetes.io/managed-by"
+	// LabelAgent names the agent that made the pod (WithAgent).
+	LabelAgent = "conveyor.dev/agent"
 )
 
 // Paths inside a job pod.
@@ -63,6 +65,7 @@ type podSettings struct {
 	artifacts                 *corev1.VolumeSource
 	labels                    map[string]string
 	gracePeriod               int64
+	agent                     string
 }
 
 // podFor returns the pod of one job: an init container installing the step
@@ -86,6 +89,9 @@ func podFor(spec executor.JobSpec, s podSettings) *corev1.Pod {
 	labels[LabelJob] = labelValue(spec.JobID)
 	labels[LabelComponent] = "job"
 	labels[LabelManagedBy] = "conveyor"
+	if s.agent != "" {
+		labels[LabelAgent] = labelValue(s.agent)
+	}
 	artifacts := corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}
 	if s.artifacts != nil {
 		artifacts = *s.artifacts
