@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -111,6 +112,7 @@ type kubeBackendFlags struct {
 	kubeconfig, kubeContext, namespace, runnerImage, defaultImage, serviceAccount, artifactsClaim string
 	nodeSelector, pullSecrets                                                                     []string
 	hostNetwork                                                                                   bool
+	maxJob                                                                                        time.Duration
 }
 
 func (k *kubeBackendFlags) register(cmd *cobra.Command) {
@@ -124,6 +126,7 @@ func (k *kubeBackendFlags) register(cmd *cobra.Command) {
 	f.StringArrayVar(&k.nodeSelector, "node-selector", nil, "kubernetes backend: node label of job pods, KEY=VALUE (repeatable)")
 	f.StringArrayVar(&k.pullSecrets, "image-pull-secret", nil, "kubernetes backend: image pull secret of job pods (repeatable)")
 	f.BoolVar(&k.hostNetwork, "host-network", false, "kubernetes backend: run job pods on the node's network")
+	f.DurationVar(&k.maxJob, "max-job-duration", 0, "kubernetes backend: the cluster stops a job pod running longer (default none)")
 	f.StringVar(&k.artifactsClaim, "artifacts-claim", "", "kubernetes backend: PersistentVolumeClaim holding pipeline artifacts (default an emptyDir per pod)")
 }
 
@@ -166,6 +169,9 @@ func (k *kubeBackendFlags) executor(stableName bool, agentName string) (*kuberne
 	}
 	if k.serviceAccount != "" {
 		opts = append(opts, kubernetes.WithServiceAccount(k.serviceAccount))
+	}
+	if k.maxJob != 0 {
+		opts = append(opts, kubernetes.WithMaxJobDuration(k.maxJob))
 	}
 	if k.artifactsClaim != "" {
 		opts = append(opts, kubernetes.WithArtifactsVolume(corev1.VolumeSource{

@@ -85,6 +85,19 @@ func WithAgent(name string) Option {
 	return func(e *Executor) error { e.pod.agent = name; return nil }
 }
 
+// WithMaxJobDuration has the cluster stop a job pod that runs longer than
+// d (activeDeadlineSeconds): a safety net for pods whose agent died and
+// never came back. Default: none; the engine's job timeouts apply anyway.
+func WithMaxJobDuration(d time.Duration) Option {
+	return func(e *Executor) error {
+		if d < time.Second {
+			return fmt.Errorf("kubernetes executor: max job duration %v: must be at least a second", d)
+		}
+		e.pod.deadline = int64(d / time.Second)
+		return nil
+	}
+}
+
 // WithLabels adds labels to every job pod.
 func WithLabels(l map[string]string) Option {
 	return func(e *Executor) error { e.pod.labels = l; return nil }

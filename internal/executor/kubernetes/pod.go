@@ -66,6 +66,7 @@ type podSettings struct {
 	labels                    map[string]string
 	gracePeriod               int64
 	agent                     string
+	deadline                  int64 // activeDeadlineSeconds; 0: none
 }
 
 // podFor returns the pod of one job: an init container installing the step
@@ -102,6 +103,10 @@ func podFor(spec executor.JobSpec, s podSettings) *corev1.Pod {
 	}
 	automount := s.serviceAccount != ""
 	grace := s.gracePeriod
+	var deadline *int64
+	if s.deadline > 0 {
+		deadline = &s.deadline
+	}
 	mkdirs := []string{d.Sources, d.ArtifactStaging, d.Binaries, d.TestResults, d.Temp, d.Tools, d.Artifacts}
 	return &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{
@@ -112,6 +117,7 @@ func podFor(spec executor.JobSpec, s podSettings) *corev1.Pod {
 		Spec: corev1.PodSpec{
 			RestartPolicy:                 corev1.RestartPolicyNever,
 			TerminationGracePeriodSeconds: &grace,
+			ActiveDeadlineSeconds:         deadline,
 			NodeSelector:                  s.nodeSelector,
 			Tolerations:                   s.tolerations,
 			ServiceAccountName:            s.serviceAccount,

@@ -69,11 +69,17 @@ func TestPodFor(t *testing.T) {
 func TestPodForOptions(t *testing.T) {
 	s := podSettings{runnerImage: "runner", gracePeriod: 5, hostNetwork: true, serviceAccount: "builder",
 		nodeSelector: map[string]string{"pool": "ci"}, pullSecrets: []string{"regcred"},
-		artifacts: &corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: "/srv/artifacts"}}}
+		artifacts: &corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: "/srv/artifacts"}}, agent: "builder 1", deadline: 7200}
 	p := podFor(executor.JobSpec{RunID: "r", JobID: "S.J"}, s)
 	if !p.Spec.HostNetwork || p.Spec.ServiceAccountName != "builder" || !*p.Spec.AutomountServiceAccountToken ||
 		p.Spec.NodeSelector["pool"] != "ci" || len(p.Spec.ImagePullSecrets) != 1 || p.Spec.ImagePullSecrets[0].Name != "regcred" {
 		t.Errorf("options not applied: %+v", p.Spec)
+	}
+	if p.Spec.ActiveDeadlineSeconds == nil || *p.Spec.ActiveDeadlineSeconds != 7200 || p.Labels[LabelAgent] != "builder_1" {
+		t.Errorf("deadline %v, agent label %q; want 7200 and builder_1", p.Spec.ActiveDeadlineSeconds, p.Labels[LabelAgent])
+	}
+	if q := podFor(executor.JobSpec{RunID: "r", JobID: "S.J"}, podSettings{runnerImage: "runner"}); q.Spec.ActiveDeadlineSeconds != nil {
+		t.Errorf("a deadline without WithMaxJobDuration: %d", *q.Spec.ActiveDeadlineSeconds)
 	}
 	for _, v := range p.Spec.Volumes {
 		if v.Name == "artifacts" && (v.HostPath == nil || v.HostPath.Path != "/srv/artifacts") {
