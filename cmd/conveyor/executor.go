@@ -76,7 +76,11 @@ print its digest reference: pass that to conveyor agent --runner-image.`,
 		Hidden: true,
 		Args:   cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return kubernetes.ServeStep(cmd.Context(), os.Stdin, os.Stdout)
+			// The events own stdout: whatever else this process would
+			// print there goes to stderr instead.
+			events := os.Stdout
+			os.Stdout = os.Stderr
+			return kubernetes.ServeStep(cmd.Context(), os.Stdin, events)
 		},
 	}
 	cmd.AddCommand(runnerImage, install, wait, step)
