@@ -87,6 +87,7 @@ func newRootCmd() *cobra.Command {
 		newPlanCmd(),
 		newServerCmd(),
 		newAgentCmd(),
+		newExecutorCmd(),
 		newRunsCmd(),
 		newApproveCmd("approve"),
 		newApproveCmd("reject"),

@@ -341,9 +341,13 @@ func (rs *runState) runJob(st plan.Stage, j plan.Job, results map[string]store.R
 // result.
 func (jr *jobRun) run() store.Result {
 	rs := jr.rs
-	ws, err := rs.e.exec.StartJob(jr.ctx, executor.JobSpec{
+	spec := executor.JobSpec{
 		RunID: rs.run.ID, Pipeline: rs.in.Pipeline + "\x00" + rs.in.Repository, JobID: jr.id, WorkspaceClean: jr.j.WorkspaceClean,
-	})
+	}
+	if jr.j.Container != nil {
+		spec.Container = jr.j.Container.Image
+	}
+	ws, err := rs.e.exec.StartJob(jr.ctx, spec)
 	if err != nil {
 		jr.issues = append(jr.issues, store.Issue{Type: store.IssueError, Message: "infrastructure: " + err.Error()})
 		return store.ResultFailed
@@ -355,7 +359,11 @@ func (jr *jobRun) run() store.Result {
 	}()
 	jr.ws, jr.dirs = ws, ws.Dirs()
 	jr.addVariableGroups() // groups.go
-	if jr.j.Container != nil || len(jr.j.Services) > 0 {
+	inContainer := false
+	if cj, ok := ws.(executor.ContainerJob); ok {
+		inContainer = cj.RunsInContainer()
+	}
+	if (jr.j.Container != nil && !inContainer) || len(jr.j.Services) > 0 {
 		jr.issues = append(jr.issues, store.Issue{Type: store.IssueWarning,
 			Message: "the job's container and services are not started by this executor: its steps run on the host"})
 	}

@@ -21,6 +21,10 @@ type JobSpec struct {
 	// WorkspaceClean is the job's workspace.clean: "", outputs, resources
 	// or all.
 	WorkspaceClean string
+	// Container is the image of the job's container: (Azure's container
+	// jobs), empty when it has none. A backend that runs jobs in containers
+	// runs the steps in it; others run them on their host.
+	Container string `json:",omitempty"`
 }
 
 // Step is one step handed to a Job: a task with its inputs already
@@ -63,6 +67,34 @@ type Job interface {
 	RunStep(ctx context.Context, s Step) (task.Result, error)
 	// Close releases the workspace.
 	Close(ctx context.Context) error
+}
+
+// InfraError is a failure of the infrastructure a backend runs a job on (a
+// pod that cannot be scheduled, an image that cannot be pulled), as opposed
+// to the user's step failing. Its message says what to do.
+type InfraError struct {
+	// Job is the job's record id.
+	Job string
+	// Msg says what failed and what to do about it.
+	Msg string
+	// Err is the underlying error, if any.
+	Err error
+}
+
+func (e *InfraError) Error() string {
+	s := "job " + e.Job + ": " + e.Msg
+	if e.Err != nil {
+		s += ": " + e.Err.Error()
+	}
+	return s
+}
+
+func (e *InfraError) Unwrap() error { return e.Err }
+
+// ContainerJob is implemented by a Job whose steps run in the job's
+// container: (JobSpec.Container) when it has one.
+type ContainerJob interface {
+	RunsInContainer() bool
 }
 
 // ErrUnknownTask is returned by RunStep for a task no backend knows.

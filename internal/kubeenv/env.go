@@ -312,6 +312,9 @@ func (e *Env) startControlPlane(ctx context.Context) error {
 		"--tls-cert-file=" + serving.certFile, "--tls-private-key-file=" + serving.keyFile,
 		"--client-ca-file=" + p.caFile(),
 		"--kubelet-client-certificate=" + kubeletClient.certFile, "--kubelet-client-key=" + kubeletClient.keyFile,
+		// The real node's name does not resolve: reach its kubelet (exec,
+		// logs, port-forward) at its address.
+		"--kubelet-preferred-address-types=InternalIP,ExternalIP,Hostname",
 		"--service-account-issuer=https://kubernetes.default.svc.cluster.local",
 		"--service-account-key-file=" + saPub, "--service-account-signing-key-file=" + saKey,
 		"--service-cluster-ip-range=10.96.0.0/16",

@@ -1,6 +1,6 @@
 // Package executortest is the shared test suite every executor backend
-// must pass (executor/local today, a Kubernetes backend later): Run checks
-// the executor.Job contract with real processes.
+// must pass (executor/local, executor/kubernetes): Run checks the
+// executor.Job contract with real processes.
 //
 // It must not import the engine, the store or a backend.
 package executortest
@@ -12,7 +12,6 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -27,12 +26,29 @@ type Executor interface {
 	StartJob(ctx context.Context, spec executor.JobSpec) (executor.Job, error)
 }
 
+// Options adapt the suite to a backend.
+type Options struct {
+	// Gone fails t unless process pid, which a step of job left running in
+	// the background, has ended now that job is closed; pid is as the
+	// step's shell saw it. Nil looks in /proc of this machine (a backend
+	// that runs processes here).
+	Gone func(t *testing.T, job executor.Job, pid int)
+}
+
 // Run runs the suite against executors made by newExecutor (a fresh one per
-// test).
+// test) whose processes run on this machine.
 func Run(t *testing.T, newExecutor func(t *testing.T) Executor) {
+	RunWith(t, newExecutor, Options{})
+}
+
+// RunWith runs the suite with backend-specific options.
+func RunWith(t *testing.T, newExecutor func(t *testing.T) Executor, o Options) {
+	if o.Gone == nil {
+		o.Gone = goneHere
+	}
 	for _, tc := range []struct {
 		name string
-		fn   func(*testing.T, Executor)
+		fn   func(*testing.T, Executor, Options)
 	}{
 		{"Workspace", testWorkspace},
 		{"OutputAndEnvironment", testOutputAndEnvironment},
@@ -41,7 +57,7 @@ func Run(t *testing.T, newExecutor func(t *testing.T) Executor) {
 		{"CancelKillsTheProcessGroup", testCancel},
 		{"BackgroundProcessLivesUntilJobEnds", testBackgroundProcess},
 	} {
-		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newExecutor(t)) })
+		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newExecutor(t), o) })
 	}
 }
 
@@ -71,14 +87,11 @@ func script(id, src string, out *lines) executor.Step {
 	return executor.Step{ID: id, Task: "CmdLine@2", Inputs: map[string]string{"script": src}, KillGrace: time.Second, Output: out.add}
 }
 
-func testWorkspace(t *testing.T, e Executor) {
+func testWorkspace(t *testing.T, e Executor, _ Options) {
 	a, b := start(t, e, "S.A"), start(t, e, "S.B")
-	da, db := a.Dirs(), b.Dirs()
-	if da.Sources == db.Sources {
-		t.Errorf("two running jobs share %s", da.Sources)
-	}
+	da := a.Dirs()
 	var out lines
-	res, err := a.RunStep(t.Context(), script("S.A.s", `for d in s a b TestResults; do test -d ../$d && echo ok; done; pwd`, &out))
+	res, err := a.RunStep(t.Context(), script("S.A.s", `for d in s a b TestResults; do test -d ../$d && echo ok; done; pwd; echo a > mine`, &out))
 	if err != nil || res.Status != task.Succeeded {
 		t.Fatalf("%+v %v %v", res, err, out.get())
 	}
@@ -86,9 +99,17 @@ func testWorkspace(t *testing.T, e Executor) {
 	if len(got) != 5 || got[4] != da.Sources {
 		t.Errorf("workspace layout: %q (sources %s)", got, da.Sources)
 	}
+	var outB lines
+	res, err = b.RunStep(t.Context(), script("S.B.s", `test -e mine && echo shared || echo own`, &outB))
+	if err != nil || res.Status != task.Succeeded {
+		t.Fatalf("%+v %v %v", res, err, outB.get())
+	}
+	if got := outB.get(); len(got) != 1 || got[0] != "own" {
+		t.Errorf("a file of job S.A is in the workspace of job S.B: %q", got)
+	}
 }
 
-func testOutputAndEnvironment(t *testing.T, e Executor) {
+func testOutputAndEnvironment(t *testing.T, e Executor, o Options) {
 	j := start(t, e, "S.J")
 	bin := filepath.Join(j.Dirs().Temp, "suite-bin")
 	var out lines
@@ -108,7 +129,7 @@ func testOutputAndEnvironment(t *testing.T, e Executor) {
 	}
 }
 
-func testExitCode(t *testing.T, e Executor) {
+func testExitCode(t *testing.T, e Executor, o Options) {
 	j := start(t, e, "S.J")
 	var out lines
 	res, err := j.RunStep(t.Context(), script("S.J.s", "echo before; exit 3", &out))
@@ -120,7 +141,7 @@ func testExitCode(t *testing.T, e Executor) {
 	}
 }
 
-func testUnknownTask(t *testing.T, e Executor) {
+func testUnknownTask(t *testing.T, e Executor, o Options) {
 	j := start(t, e, "S.J")
 	var out lines
 	_, err := j.RunStep(t.Context(), executor.Step{ID: "S.J.s", Task: "NoSuchTask@9", Output: out.add})
@@ -129,20 +150,18 @@ func testUnknownTask(t *testing.T, e Executor) {
 	}
 }
 
-func testCancel(t *testing.T, e Executor) {
+func testCancel(t *testing.T, e Executor, _ Options) {
 	j := start(t, e, "S.J")
-	fifo := filepath.Join(t.TempDir(), "ready")
-	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
-		t.Fatal(err)
-	}
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
-	go func() {
-		os.ReadFile(fifo)
-		cancel()
-	}()
 	var out lines
-	s := script("S.J.s", "(trap '' TERM; sleep 120) &\necho $! > "+fifo+"\nwait", &out)
+	s := script("S.J.s", "(trap '' TERM; sleep 120) &\necho ready\nwait", &out)
+	s.Output = func(ts time.Time, line string) {
+		out.add(ts, line)
+		if line == "ready" {
+			cancel()
+		}
+	}
 	s.KillGrace = 200 * time.Millisecond
 	begin := time.Now()
 	res, err := j.RunStep(ctx, s)
@@ -159,38 +178,46 @@ func testCancel(t *testing.T, e Executor) {
 
 // testBackgroundProcess checks that a process a step leaves running serves
 // the next step of the job and is gone once the job is closed.
-func testBackgroundProcess(t *testing.T, e Executor) {
+func testBackgroundProcess(t *testing.T, e Executor, o Options) {
 	j, err := e.StartJob(t.Context(), executor.JobSpec{RunID: "run1", Pipeline: "suite", JobID: "S.BG"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	pidFile := filepath.Join(t.TempDir(), "pid")
 	var out lines
-	res, err := j.RunStep(t.Context(), script("S.BG.start", "sleep 300 > /dev/null 2>&1 &\necho $! > "+pidFile, &out))
+	res, err := j.RunStep(t.Context(), script("S.BG.start", "sleep 300 > /dev/null 2>&1 &\necho $!", &out))
 	if err != nil || res.Status != task.Succeeded {
 		t.Fatalf("start: %+v %v", res, err)
 	}
-	res, err = j.RunStep(t.Context(), script("S.BG.check", "kill -0 $(cat "+pidFile+") && echo alive", &out))
+	pid := 0
+	if got := out.get(); len(got) == 1 {
+		fmt.Sscan(got[0], &pid)
+	}
+	if pid <= 0 {
+		t.Fatalf("start: output %q, want the background pid", out.get())
+	}
+	res, err = j.RunStep(t.Context(), script("S.BG.check", fmt.Sprintf("kill -0 %d && echo alive", pid), &out))
 	if err != nil || res.Status != task.Succeeded {
 		t.Fatalf("the background process did not outlive its step: %+v %v %v", res, err, out.get())
 	}
 	if err := j.Close(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	b, _ := os.ReadFile(pidFile)
-	pid := 0
-	fmt.Sscan(string(b), &pid)
+	o.Gone(t, j, pid)
+}
+
+// goneHere fails t unless process pid of this machine has ended.
+func goneHere(t *testing.T, _ executor.Job, pid int) {
 	// SIGKILL takes effect asynchronously: poll (bounded) until the process
 	// is gone or a zombie.
 	deadline := time.Now().Add(10 * time.Second)
-	for pid > 0 {
+	for {
 		st, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 		if err != nil || strings.Contains(string(st), ") Z ") {
-			break
+			return
 		}
 		if time.Now().After(deadline) {
 			t.Errorf("process %d still runs after the job closed: %s", pid, st)
-			break
+			return
 		}
 		time.Sleep(10 * time.Millisecond)
 	}

@@ -197,6 +197,12 @@ func maxInt(a, b int) int {
 	return b
 }
 
+// Attach returns a Job over a workspace laid out elsewhere (dirs must
+// exist), without acquiring or locking it: the in-pod step runner of the
+// kubernetes backend runs each step with it. Close kills what the job's
+// steps left running and removes dirs.Temp.
+func (e *Executor) Attach(dirs task.Dirs) *Job { return &Job{e: e, dirs: dirs} }
+
 // Dirs returns the job's workspace.
 func (j *Job) Dirs() task.Dirs { return j.dirs }
 
@@ -210,6 +216,9 @@ func (j *Job) Close(context.Context) error {
 	j.groups = nil
 	j.mu.Unlock()
 	_ = os.RemoveAll(j.dirs.Temp)
+	if j.lock == nil {
+		return nil
+	}
 	return j.lock.Close()
 }
 

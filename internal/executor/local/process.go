@@ -102,6 +102,13 @@ func runProcess(ctx context.Context, c task.Command, grace time.Duration, emit f
 			return
 		case <-ctx.Done():
 		}
+		// Both may be ready (ctx ended just after the process): a step that
+		// ended leaves its background processes alone.
+		select {
+		case <-done:
+			return
+		default:
+		}
 		killMu.Lock()
 		killed = true
 		killMu.Unlock()
