@@ -77,6 +77,7 @@ func TestPublishPipelineArtifactInputs(t *testing.T) {
 	for _, tc := range []map[string]string{
 		{"path": "site", "artifact": "x", "publishLocation": "filepath"},
 		{"path": "site", "artifact": "y", "publishLocation": "container"},
+		{"path": "site", "artifact": "z", "publishLocation": "filepath", "fileSharePath": "site/share"},
 	} {
 		env.Inputs = tc
 		if res, _ := runPublishPipelineArtifact(t.Context(), env); res.Status != Failed {

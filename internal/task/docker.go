@@ -219,8 +219,15 @@ func dockerTarget(env *Env) (registryTarget, error) {
 	if repo == "" {
 		return registryTarget{}, errors.New("input repository is required (the image name, as in team/web)")
 	}
-	conn := env.Input("containerRegistry", "")
+	conn := dockerConnection(env)
 	return resolveRepository(env, conn, repo)
+}
+
+// dockerConnection is the containerRegistry input, or
+// dockerRegistryServiceConnection, the name ContainerBuild@0 and older
+// pipelines give the same connection.
+func dockerConnection(env *Env) string {
+	return env.Input("containerRegistry", env.Input("dockerRegistryServiceConnection", ""))
 }
 
 // resolveRepository turns a registry connection and a repository into a
@@ -606,7 +613,7 @@ type dockerAuth struct {
 // <temp>/docker-config/config.json (mode 0600) and points DOCKER_CONFIG at
 // it. The password is registered as a secret so no log shows it.
 func dockerLogin(env *Env) (Result, error) {
-	conn := env.Input("containerRegistry", "")
+	conn := dockerConnection(env)
 	if conn == "" {
 		return dockerFail("login: input containerRegistry is required (a registry service connection of conveyor.yaml)")
 	}

@@ -397,4 +397,9 @@ func TestDockerRepositoryName(t *testing.T) {
 	if got.repo != "reg.example.com/team/myweb" {
 		t.Errorf("repository %q, want reg.example.com/team/myweb", got.repo)
 	}
+	// dockerRegistryServiceConnection names the connection too.
+	env.Inputs = map[string]string{"repository": "team/web", "dockerRegistryServiceConnection": "nonprod-acr"}
+	if got, err := dockerTarget(env); err != nil || got.repo != "reg.example.com/team/web" {
+		t.Errorf("with dockerRegistryServiceConnection: %q %v", got.repo, err)
+	}
 }

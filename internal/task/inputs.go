@@ -52,8 +52,9 @@ var documentedInputs = map[string][]string{
 		"outputIsSecret"},
 	"Docker@2": {"containerRegistry", "repository", "command", "Dockerfile", "buildContext", "tags", "arguments",
 		"addPipelineData", "addBaseImageData", "container",
-		// Conveyor's additions: daemonless Go builds.
-		"goModule", "goPackage", "ldflags", "baseImage"},
+		// Conveyor's additions: daemonless Go builds, and the connection
+		// under ContainerBuild@0's name.
+		"goModule", "goPackage", "ldflags", "baseImage", "dockerRegistryServiceConnection"},
 	"AzureKeyVault@2":    {"azureSubscription", "ConnectedServiceName", "KeyVaultName", "SecretsFilter", "RunAsPreJob"},
 	"ManualValidation@0": manualValidationInputs,
 	"ManualValidation@1": manualValidationInputs,

@@ -10,8 +10,10 @@ import (
 	"path/filepath"
 	"strings"
 
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/tools/clientcmd"
 
+	"conveyor.dev/conveyor/internal/deploy"
 	"conveyor.dev/conveyor/internal/kubeenv"
 )
 
@@ -23,7 +25,13 @@ import (
 // YAML in inline), passed as -f, outputFormat (json default, yaml, go-template, jsonpath…,
 // none), kubectl location (versionOrLocation: location + specifyLocation).
 // Its output becomes the KubectlOutput variable (secret when
-// outputIsSecret is true). command login writes a kubeconfig for the
+// outputIsSecret is true). Before the command it creates or updates the
+// secret secretName (secretType dockerRegistry from dockerRegistryEndpoint,
+// or generic from secretArguments; forceUpdate, default true, replaces an
+// existing one) and the ConfigMap configMapName (configMapArguments, or
+// configMapFile with useConfigMapFile; forceUpdateConfigMap), as Azure's
+// task does; their data goes to kubectl on stdin, never on its command
+// line. command login writes a kubeconfig for the
 // connection (its context and namespace current) to the job's temp folder
 // and sets KUBECONFIG for the steps after it, so that their kubectl reaches
 // the cluster; logout removes it.
@@ -81,6 +89,7 @@ func runKubernetes(ctx context.Context, env *Env) (Result, error) {
 	if ns != "" {
 		args = append(args, "-n", ns)
 	}
+	connFlags := append([]string{}, args[1:]...) // --context and -n of the connection
 	if useFile, err := env.BoolInput("useConfigurationFile", false); err != nil {
 		return fail("%v", err)
 	} else if useFile {
@@ -108,6 +117,12 @@ func runKubernetes(ctx context.Context, env *Env) (Result, error) {
 	environ := env.Environ
 	if kubeconfig != "" {
 		environ = append(append([]string{}, environ...), "KUBECONFIG="+kubeconfig)
+	}
+	kc := kubectlRunner{env: env, path: kubectl, environ: environ, flags: connFlags}
+	if msg, err := kubernetesSecretAndConfigMap(ctx, env, kc, ns); err != nil {
+		return Result{}, err
+	} else if msg != "" {
+		return fail("%s", msg)
 	}
 	env.Logf("[command]kubectl %s", strings.Join(args, " "))
 	cmd := exec.CommandContext(ctx, kubectl, args...)
@@ -271,4 +286,136 @@ func kubernetesLogout(env *Env) (Result, error) {
 	}
 	env.Logf("logged out")
 	return Result{Status: Succeeded}, nil
+}
+
+// kubectlRunner runs kubectl for a step: its environment (KUBECONFIG) and
+// the --context/-n flags of the connection.
+type kubectlRunner struct {
+	env     *Env
+	path    string
+	environ []string
+	flags   []string
+}
+
+// run runs kubectl with args and stdin; it returns the exit code (-1 when
+// kubectl could not run, with err).
+func (k kubectlRunner) run(ctx context.Context, stdin []byte, args ...string) (int, error) {
+	cmd := exec.CommandContext(ctx, k.path, append(append([]string{}, k.flags...), args...)...)
+	cmd.Dir = k.env.Dirs.Sources
+	cmd.Env = k.environ
+	cmd.Stdin = bytes.NewReader(stdin)
+	cmd.Stdout = k.env.Log
+	cmd.Stderr = k.env.Log
+	err := cmd.Run()
+	var exit *exec.ExitError
+	if errors.As(err, &exit) {
+		return exit.ExitCode(), nil
+	}
+	if err != nil {
+		return -1, fmt.Errorf("kubectl: %w", err)
+	}
+	return 0, nil
+}
+
+// kubernetesSecretAndConfigMap creates the secret and ConfigMap the inputs
+// ask for; it returns a message for the user when the inputs are wrong or
+// kubectl failed.
+func kubernetesSecretAndConfigMap(ctx context.Context, env *Env, kc kubectlRunner, ns string) (string, error) {
+	type object struct {
+		kind, name string
+		obj        *unstructured.Unstructured
+		force      bool
+	}
+	var objs []object
+	if name := env.Input("secretName", ""); name != "" {
+		force, err := env.BoolInput("forceUpdate", true)
+		if err != nil {
+			return err.Error(), nil
+		}
+		var obj *unstructured.Unstructured
+		switch t := strings.ToLower(env.Input("secretType", "dockerRegistry")); t {
+		case "dockerregistry":
+			conn := env.Input("dockerRegistryEndpoint", "")
+			if conn == "" {
+				return "input dockerRegistryEndpoint is required with secretName and secretType dockerRegistry: name a registry connection of conveyor.yaml", nil
+			}
+			svc, err := env.NeedServices()
+			if err != nil {
+				return err.Error(), nil
+			}
+			reg, err := svc.Config.RegistryOf(conn)
+			if err != nil {
+				return "input dockerRegistryEndpoint: " + err.Error(), nil
+			}
+			if obj, err = deploy.DockerRegistrySecret(name, ns, registryHost(reg.URL), reg.Username, reg.Password); err != nil {
+				return err.Error(), nil
+			}
+		case "generic":
+			data, err := secretData(env.Dirs.Sources, splitArgs(env.Input("secretArguments", "")))
+			if err != nil {
+				return "input secretArguments: " + err.Error(), nil
+			}
+			obj = deploy.GenericSecret(name, ns, data)
+		default:
+			return fmt.Sprintf("input secretType: %q is not allowed: use dockerRegistry or generic", t), nil
+		}
+		objs = append(objs, object{"secret", name, obj, force})
+	}
+	if name := env.Input("configMapName", ""); name != "" {
+		force, err := env.BoolInput("forceUpdateConfigMap", false)
+		if err != nil {
+			return err.Error(), nil
+		}
+		useFile, err := env.BoolInput("useConfigMapFile", false)
+		if err != nil {
+			return err.Error(), nil
+		}
+		args := splitArgs(env.Input("configMapArguments", ""))
+		if useFile {
+			f := env.Input("configMapFile", "")
+			if f == "" {
+				return "input configMapFile is required when useConfigMapFile is true", nil
+			}
+			args = []string{"--from-file=" + f}
+		}
+		data, err := secretData(env.Dirs.Sources, args)
+		if err != nil {
+			return "input configMapArguments: " + err.Error(), nil
+		}
+		cm := map[string]any{}
+		for k, v := range data {
+			cm[k] = string(v)
+		}
+		obj := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "v1", "kind": "ConfigMap",
+			"metadata": map[string]any{"name": name}, "data": cm}}
+		if ns != "" {
+			obj.SetNamespace(ns)
+		}
+		objs = append(objs, object{"configmap", name, obj, force})
+	}
+	for _, o := range objs {
+		if !o.force {
+			code, err := kc.run(ctx, nil, "get", o.kind, o.name, "-o", "name")
+			if err != nil {
+				return "", err
+			}
+			if code == 0 {
+				env.Logf("%s %s exists and is kept (force update is false)", o.kind, o.name)
+				continue
+			}
+		}
+		raw, err := o.obj.MarshalJSON()
+		if err != nil {
+			return "", err
+		}
+		env.Logf("[command]kubectl apply -f - (%s %s)", o.kind, o.name)
+		code, err := kc.run(ctx, raw, "apply", "-f", "-")
+		if err != nil {
+			return "", err
+		}
+		if code != 0 {
+			return fmt.Sprintf("kubectl apply of %s %s exited with code %d", o.kind, o.name, code), nil
+		}
+	}
+	return "", nil
 }

@@ -105,6 +105,10 @@ func TestManifestInputErrors(t *testing.T) {
 		{map[string]string{"action": "deploy", "connectionType": "azureResourceManager"}, "input connectionType: azureResourceManager connections are not supported"},
 		{map[string]string{"action": "deploy", "connectionType": "ssh"}, `input connectionType: "ssh" is not allowed`},
 		{map[string]string{"action": "deploy", "kubernetesServiceConection": "staging"}, "input kubernetesServiceConnection is required"},
+		// The alias kubernetesServiceEndpoint names the connection too: the
+		// task gets as far as looking for conveyor.yaml's services.
+		{map[string]string{"action": "deploy", "kubernetesServiceEndpoint": "staging"}, "no conveyor.yaml services"},
+		{map[string]string{"action": "Deploy", "connectionType": "KubernetesServiceConnection", "kubernetesServiceConnection": "staging"}, "no conveyor.yaml services"},
 	} {
 		env, _ := testEnv(t, tc.inputs)
 		res, err := runKubernetesManifest(t.Context(), env)

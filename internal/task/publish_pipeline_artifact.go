@@ -12,8 +12,8 @@ import (
 // runPublishPipelineArtifact is PublishPipelineArtifact@1 (and `publish:`):
 // inputs targetPath (alias path; default $(Pipeline.Workspace)), artifact
 // (alias artifactName; default the job's identifier, System.JobIdentifier,
-// a name unique to the job as Azure's is), publishLocation (alias artifactType: pipeline or
-// filepath, with fileSharePath). The file or directory is copied to
+// a name unique to the job as Azure's is), publishLocation (alias
+// artifactType: pipeline or filepath, with fileSharePath). The file or directory is copied to
 // <data>/artifacts/<run>/<artifact>, or to <fileSharePath>/<artifact>; files
 // matched by a .artifactignore at the root of a published directory are left
 // out.
@@ -57,6 +57,9 @@ func runPublishPipelineArtifact(_ context.Context, env *Env) (Result, error) {
 		return Result{Status: Failed, Message: fmt.Sprintf("PublishPipelineArtifact@1: input publishLocation: %q is not allowed: use pipeline or filepath", loc)}, nil
 	}
 	dst := filepath.Join(store, name)
+	if rel, err := filepath.Rel(src, dst); err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+		return Result{Status: Failed, Message: fmt.Sprintf("PublishPipelineArtifact@1: input fileSharePath: %s is inside targetPath %s: publish to a folder outside it", store, src)}, nil
+	}
 	if err := os.MkdirAll(store, 0o755); err != nil {
 		return Result{}, fmt.Errorf("publish artifact %s: %w", name, err)
 	}

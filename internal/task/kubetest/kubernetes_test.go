@@ -144,6 +144,53 @@ func TestKubernetesTaskAppliesAndReadsBack(t *testing.T) {
 		t.Errorf("log does not show the command:\n%s", log)
 	}
 
+	// secretName/configMapName are created before the command; the secret's
+	// data reaches kubectl on stdin, not on its command line.
+	e, _, log = newEnv(t, "Kubernetes@1", map[string]string{
+		"kubernetesServiceEndpoint": "staging",
+		"command":                   "get",
+		"arguments":                 "configmap settings",
+		"secretType":                "generic",
+		"secretName":                "app-secret",
+		"secretArguments":           "--from-literal=token=s3cr3t-value",
+		"configMapName":             "app-config",
+		"configMapArguments":        "--from-literal=mode=blue",
+	})
+	if res := runTask(t, e); res.Status != task.Succeeded {
+		t.Fatalf("secret and configmap: %+v\n%s", res, log)
+	}
+	sec, err := env.Client().CoreV1().Secrets("staging").Get(t.Context(), "app-secret", getOpts)
+	if err != nil || string(sec.Data["token"]) != "s3cr3t-value" {
+		t.Errorf("secret app-secret: %v %v", sec, err)
+	}
+	if strings.Contains(log.String(), "s3cr3t-value") {
+		t.Errorf("the secret value reached the log:\n%s", log)
+	}
+	if cm, err := env.Client().CoreV1().ConfigMaps("staging").Get(t.Context(), "app-config", getOpts); err != nil || cm.Data["mode"] != "blue" {
+		t.Errorf("configmap app-config: %v %v", cm, err)
+	}
+	// forceUpdateConfigMap false (the default) keeps an existing ConfigMap;
+	// forceUpdate true (the default) replaces the secret's data.
+	e, _, log = newEnv(t, "Kubernetes@1", map[string]string{
+		"kubernetesServiceEndpoint": "staging", "command": "get", "arguments": "configmap settings",
+		"secretType": "generic", "secretName": "app-secret", "secretArguments": "--from-literal=token=rotated-value",
+		"configMapName": "app-config", "configMapArguments": "--from-literal=mode=green",
+	})
+	if res := runTask(t, e); res.Status != task.Succeeded {
+		t.Fatalf("second run: %+v\n%s", res, log)
+	}
+	if sec, err := env.Client().CoreV1().Secrets("staging").Get(t.Context(), "app-secret", getOpts); err != nil || string(sec.Data["token"]) != "rotated-value" {
+		t.Errorf("secret after forceUpdate: %v %v", sec, err)
+	}
+	if cm, err := env.Client().CoreV1().ConfigMaps("staging").Get(t.Context(), "app-config", getOpts); err != nil || cm.Data["mode"] != "blue" {
+		t.Errorf("configmap without forceUpdateConfigMap: %v %v", cm, err)
+	}
+	e, _, _ = newEnv(t, "Kubernetes@1", map[string]string{"kubernetesServiceEndpoint": "staging", "command": "get",
+		"arguments": "configmap settings", "secretName": "reg", "secretType": "dockerRegistry"})
+	if res := runTask(t, e); res.Status != task.Failed || !strings.Contains(res.Message, "input dockerRegistryEndpoint is required") {
+		t.Errorf("dockerRegistry secret without a registry = %+v", res)
+	}
+
 	// login sets KUBECONFIG for later steps: a kubectl of a later step
 	// (connectionType None) reaches the cluster in the connection's namespace.
 	e, vars, log = newEnv(t, "Kubernetes@1", map[string]string{"kubernetesServiceEndpoint": "staging", "command": "login"})
