@@ -286,16 +286,13 @@ func (a *Agent) runStep(ctx context.Context, g Grant, job executor.Job, in Instr
 		}
 	}()
 	go func() { defer wg.Done(); rep.loop(sctx, done) }()
-	s := executor.Step{
-		ID: in.Step.ID, Task: in.Step.Task, Inputs: in.Step.Inputs, Variables: in.Step.Variables,
-		Env: in.Step.Env, PathPrepend: in.Step.PathPrepend, KillGrace: in.Step.KillGrace,
-		Output: func(ts time.Time, line string) { rep.add(Event{Kind: EventLine, Time: ts, Text: line}) },
-		SetVariable: func(name, value string, opts task.VarOptions) error {
-			rep.add(Event{Kind: EventVar, Name: name, Value: value, Opts: opts})
-			return nil
-		},
-		AddSummary: func(text string) { rep.add(Event{Kind: EventSummary, Text: text}) },
+	s := in.Step.Step()
+	s.Output = func(ts time.Time, line string) { rep.add(Event{Kind: EventLine, Time: ts, Text: line}) }
+	s.SetVariable = func(name, value string, opts task.VarOptions) error {
+		rep.add(Event{Kind: EventVar, Name: name, Value: value, Opts: opts})
+		return nil
 	}
+	s.AddSummary = func(text string) { rep.add(Event{Kind: EventSummary, Text: text}) }
 	res, err := job.RunStep(sctx, s)
 	close(done)
 	wg.Wait()

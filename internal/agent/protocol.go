@@ -77,15 +77,7 @@ type Instruction struct {
 }
 
 // StepSpec is an executor.Step without its callbacks.
-type StepSpec struct {
-	ID          string            `json:"id"`
-	Task        string            `json:"task"`
-	Inputs      map[string]string `json:"inputs,omitempty"`
-	Variables   map[string]string `json:"variables,omitempty"`
-	Env         map[string]string `json:"env,omitempty"`
-	PathPrepend []string          `json:"pathPrepend,omitempty"`
-	KillGrace   time.Duration     `json:"killGrace,omitempty"`
-}
+type StepSpec = executor.StepSpec
 
 // Event kinds.
 const (

@@ -55,6 +55,31 @@ type Step struct {
 	AddSummary func(text string)
 }
 
+// StepSpec is a Step without its callbacks: what crosses a process or
+// network boundary (to a remote agent, to a step runner in a pod).
+type StepSpec struct {
+	ID          string            `json:"id"`
+	Task        string            `json:"task"`
+	Inputs      map[string]string `json:"inputs,omitempty"`
+	Variables   map[string]string `json:"variables,omitempty"`
+	Env         map[string]string `json:"env,omitempty"`
+	PathPrepend []string          `json:"pathPrepend,omitempty"`
+	KillGrace   time.Duration     `json:"killGrace,omitempty"`
+}
+
+// Spec returns s without its callbacks.
+func (s Step) Spec() StepSpec {
+	return StepSpec{ID: s.ID, Task: s.Task, Inputs: s.Inputs, Variables: s.Variables, Env: s.Env,
+		PathPrepend: s.PathPrepend, KillGrace: s.KillGrace}
+}
+
+// Step returns the step sp describes, without callbacks; the caller sets
+// Output, SetVariable and AddSummary.
+func (sp StepSpec) Step() Step {
+	return Step{ID: sp.ID, Task: sp.Task, Inputs: sp.Inputs, Variables: sp.Variables, Env: sp.Env,
+		PathPrepend: sp.PathPrepend, KillGrace: sp.KillGrace}
+}
+
 // Job is one job's workspace on a backend. The engine calls Dirs and
 // RunStep, one step at a time, then Close exactly once.
 type Job interface {

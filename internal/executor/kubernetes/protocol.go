@@ -3,20 +3,15 @@ package kubernetes
 import (
 	"time"
 
+	"conveyor.dev/conveyor/internal/executor"
 	"conveyor.dev/conveyor/internal/task"
 )
 
 // stepRequest is what RunStep sends the in-pod runner on stdin, one JSON
 // value; closing stdin afterwards cancels the step.
 type stepRequest struct {
-	Dirs        task.Dirs         `json:"dirs"`
-	ID          string            `json:"id"`
-	Task        string            `json:"task"`
-	Inputs      map[string]string `json:"inputs,omitempty"`
-	Variables   map[string]string `json:"variables,omitempty"`
-	Env         map[string]string `json:"env,omitempty"`
-	PathPrepend []string          `json:"pathPrepend,omitempty"`
-	KillGrace   time.Duration     `json:"killGrace,omitempty"`
+	Dirs task.Dirs `json:"dirs"`
+	executor.StepSpec
 }
 
 // Event kinds the runner writes to stdout, one JSON value each.

@@ -14,7 +14,6 @@ import (
 	"syscall"
 	"time"
 
-	"conveyor.dev/conveyor/internal/executor"
 	"conveyor.dev/conveyor/internal/executor/local"
 	"conveyor.dev/conveyor/internal/task"
 )
@@ -85,16 +84,14 @@ func ServeStep(ctx context.Context, in io.Reader, out io.Writer) error {
 		return fmt.Errorf("step runner: %w", err)
 	}
 	job := ex.Attach(req.Dirs)
-	res, err := job.RunStep(ctx, executor.Step{
-		ID: req.ID, Task: req.Task, Inputs: req.Inputs, Variables: req.Variables, Env: req.Env,
-		PathPrepend: req.PathPrepend, KillGrace: req.KillGrace,
-		Output: func(ts time.Time, line string) { emit(event{Kind: evLine, Time: ts, Text: line}) },
-		SetVariable: func(name, value string, opts task.VarOptions) error {
-			emit(event{Kind: evVar, Name: name, Value: value, Opts: opts})
-			return nil
-		},
-		AddSummary: func(text string) { emit(event{Kind: evSummary, Text: text}) },
-	})
+	step := req.Step()
+	step.Output = func(ts time.Time, line string) { emit(event{Kind: evLine, Time: ts, Text: line}) }
+	step.SetVariable = func(name, value string, opts task.VarOptions) error {
+		emit(event{Kind: evVar, Name: name, Value: value, Opts: opts})
+		return nil
+	}
+	step.AddSummary = func(text string) { emit(event{Kind: evSummary, Text: text}) }
+	res, err := job.RunStep(ctx, step)
 	if err != nil {
 		emit(event{Kind: evError, Text: err.Error()})
 	} else {

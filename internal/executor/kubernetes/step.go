@@ -44,8 +44,7 @@ func (j *Job) RunStep(ctx context.Context, s executor.Step) (task.Result, error)
 	if !podTasks[strings.ToLower(strings.TrimSpace(s.Task))] {
 		return task.Result{}, fmt.Errorf("step %s: task %s is not available on the kubernetes backend yet: run this job on an agent with the local backend (pool demands)", s.ID, s.Task)
 	}
-	body, err := json.Marshal(stepRequest{Dirs: j.dirs, ID: s.ID, Task: s.Task, Inputs: s.Inputs, Variables: s.Variables,
-		Env: s.Env, PathPrepend: s.PathPrepend, KillGrace: s.KillGrace})
+	body, err := json.Marshal(stepRequest{Dirs: j.dirs, StepSpec: s.Spec()})
 	if err != nil {
 		return task.Result{}, fmt.Errorf("step %s: %w", s.ID, err)
 	}

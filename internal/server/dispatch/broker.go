@@ -461,7 +461,7 @@ func (b *Broker) Next(ctx context.Context, t agent.Ticket) (agent.Instruction, e
 			ex.n = j.nextN
 			j.nextN++
 			j.inflight[ex.n] = ex
-			in := agent.Instruction{Kind: agent.InstructionStep, N: ex.n, Step: remap(specOf(ex.step), j.dirs, j.grantDir)}
+			in := agent.Instruction{Kind: agent.InstructionStep, N: ex.n, Step: remap(ex.step.Spec(), j.dirs, j.grantDir)}
 			b.mu.Unlock()
 			return in, nil
 		}
@@ -475,11 +475,6 @@ func (b *Broker) Next(ctx context.Context, t agent.Ticket) (agent.Instruction, e
 			return agent.Instruction{Kind: agent.InstructionNone}, nil
 		}
 	}
-}
-
-func specOf(s executor.Step) agent.StepSpec {
-	return agent.StepSpec{ID: s.ID, Task: s.Task, Inputs: s.Inputs, Variables: s.Variables, Env: s.Env,
-		PathPrepend: s.PathPrepend, KillGrace: s.KillGrace}
 }
 
 // remap rewrites the paths of the first grant's workspace (which the engine
